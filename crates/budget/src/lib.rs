@@ -1,0 +1,1 @@
+//! Budget accountant (in progress).
