@@ -6,7 +6,6 @@
 //! Bernoulli(exp(−γ)) on the rational γ. σ² is an exact rational.
 
 use num_bigint::BigUint;
-use num_integer::Roots;
 use num_traits::ToPrimitive;
 use rand::{CryptoRng, RngCore};
 

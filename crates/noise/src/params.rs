@@ -346,3 +346,10 @@ pub(crate) fn check_confidence(confidence: f64) -> Result<f64> {
 #[cfg(test)]
 #[path = "params_tests.rs"]
 mod tests;
+
+impl Default for Delta {
+    /// δ = 0.
+    fn default() -> Self {
+        Self::zero()
+    }
+}

@@ -102,7 +102,7 @@ pub(crate) fn bernoulli_big<R: RngCore + ?Sized>(numer: &BigUint, denom: &BigUin
 }
 
 /// Bernoulli(`p`) for a probability computed in floating point: true with
-/// probability `floor(p * 2^64) / 2^64`, i.e. at most `p` (never more).
+/// probability `floor(p · 2^128) / 2^128`, i.e. at most `p`, within 2^-128.
 /// Used only where the privacy analysis already has slack for float error.
 pub(crate) fn bernoulli_f64_at_most<R: RngCore + ?Sized>(p: f64, rng: &mut R) -> bool {
     if !(p > 0.0) {
@@ -111,9 +111,29 @@ pub(crate) fn bernoulli_f64_at_most<R: RngCore + ?Sized>(p: f64, rng: &mut R) ->
     if p >= 1.0 {
         return true;
     }
-    // p * 2^64 is exact (a power-of-two scaling); truncation rounds down.
-    let threshold = (p * 18_446_744_073_709_551_616.0) as u64;
-    rng.next_u64() < threshold
+    // p · 2^128 is exact (a power-of-two scaling); the cast truncates.
+    let threshold = (p * TWO_POW_128) as u128;
+    random_u128(rng) < threshold
+}
+
+/// Bernoulli(1 − `c`) for a float complement `c`: false with probability
+/// `ceil(c · 2^128) / 2^128`, so true with probability at most `1 − c`.
+pub(crate) fn bernoulli_complement_at_most<R: RngCore + ?Sized>(c: f64, rng: &mut R) -> bool {
+    if !(c < 1.0) {
+        return false;
+    }
+    if c <= 0.0 {
+        return true;
+    }
+    let threshold = (c * TWO_POW_128).ceil() as u128;
+    random_u128(rng) >= threshold
+}
+
+/// 2^128, exactly representable.
+const TWO_POW_128: f64 = 340_282_366_920_938_463_463_374_607_431_768_211_456.0;
+
+fn random_u128<R: RngCore + ?Sized>(rng: &mut R) -> u128 {
+    (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
 }
 
 #[cfg(test)]
