@@ -76,7 +76,11 @@ pub fn gaussian_radius(sigma: f64, alpha: f64) -> f64 {
     let (mut lo, mut hi) = (0.0f64, 40.0 * sigma);
     while hi - lo > 1.0 {
         let mid = ((lo + hi) / 2.0).floor();
-        if bound(mid) <= alpha { hi = mid } else { lo = mid }
+        if bound(mid) <= alpha {
+            hi = mid
+        } else {
+            lo = mid
+        }
     }
     hi.ceil()
 }
@@ -94,7 +98,10 @@ mod tests {
                 let covered = |k: i64| (-k..=k).map(|x| discrete_laplace_pmf(b, x)).sum::<f64>();
                 assert!(1.0 - covered(k) <= alpha, "b {b} alpha {alpha} k {k}");
                 if k > 0 {
-                    assert!(1.0 - covered(k - 1) > alpha, "b {b} alpha {alpha}: k {k} not minimal");
+                    assert!(
+                        1.0 - covered(k - 1) > alpha,
+                        "b {b} alpha {alpha}: k {k} not minimal"
+                    );
                 }
             }
         }

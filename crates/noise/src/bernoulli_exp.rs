@@ -48,7 +48,11 @@ pub(crate) fn bernoulli_exp_fraction_u64<R: RngCore + ?Sized>(n: u64, d: u64, rn
 }
 
 /// Bernoulli(exp(−n/d)) for any rational `n/d >= 0` (`d > 0`).
-pub(crate) fn bernoulli_exp_big<R: RngCore + ?Sized>(n: &BigUint, d: &BigUint, rng: &mut R) -> bool {
+pub(crate) fn bernoulli_exp_big<R: RngCore + ?Sized>(
+    n: &BigUint,
+    d: &BigUint,
+    rng: &mut R,
+) -> bool {
     let (whole, frac) = n.div_rem(d);
     // exp(−1)^⌊γ⌋: each factor fails with probability 1 − 1/e, so this loop
     // ends after fewer than two draws on average however large ⌊γ⌋ is.

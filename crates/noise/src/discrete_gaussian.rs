@@ -41,11 +41,12 @@ impl DiscreteGaussian {
     /// [`NoiseError::InvalidParameter`] when σ² is not positive or σ is outside
     /// the valid [`NoiseScale`] range.
     pub fn from_variance(variance: BigRational) -> Result<Self> {
-        let (numer, denom) = to_naturals(&variance).ok_or_else(|| NoiseError::InvalidParameter {
-            name: "variance",
-            value: variance.to_string(),
-            reason: "the Gaussian variance must be positive",
-        })?;
+        let (numer, denom) =
+            to_naturals(&variance).ok_or_else(|| NoiseError::InvalidParameter {
+                name: "variance",
+                value: variance.to_string(),
+                reason: "the Gaussian variance must be positive",
+            })?;
         // ⌊σ⌋ = ⌊√⌊σ²⌋⌋.
         let t = (&numer / &denom).sqrt() + 1u8;
         let laplace = DiscreteLaplace::new(&NoiseScale::from_ratio(BigRational::from_integer(
@@ -78,7 +79,11 @@ impl DiscreteGaussian {
         loop {
             let y = self.laplace.sample(rng);
             let a = BigUint::from(y.unsigned_abs()) * &dt;
-            let diff = if a >= self.numer { a - &self.numer } else { &self.numer - a };
+            let diff = if a >= self.numer {
+                a - &self.numer
+            } else {
+                &self.numer - a
+            };
             if bernoulli_exp_big(&(&diff * &diff), &gamma_denom, rng) {
                 return y;
             }

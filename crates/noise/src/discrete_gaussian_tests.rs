@@ -41,5 +41,8 @@ fn rejects_non_positive_variance() {
 
 #[test]
 fn weight_is_symmetric() {
-    assert_eq!(discrete_gaussian_weight(2.0, 3), discrete_gaussian_weight(2.0, -3));
+    assert_eq!(
+        discrete_gaussian_weight(2.0, 3),
+        discrete_gaussian_weight(2.0, -3)
+    );
 }

@@ -11,7 +11,9 @@ use num_bigint::BigUint;
 use num_traits::ToPrimitive;
 use rand::{CryptoRng, RngCore};
 
-use crate::bernoulli_exp::{bernoulli_exp_big, bernoulli_exp_fraction_u64, bernoulli_exp_minus_one};
+use crate::bernoulli_exp::{
+    bernoulli_exp_big, bernoulli_exp_fraction_u64, bernoulli_exp_minus_one,
+};
 use crate::error::Result;
 use crate::exact::{round_up_to_u64_ratio, to_naturals};
 use crate::params::NoiseScale;

@@ -39,7 +39,13 @@ fn non_dyadic_rational_scale_fits() {
     let mut rng = StdRng::seed_from_u64(8); // test-only
     let samples: Vec<i128> = (0..100_000).map(|_| lap.sample(&mut rng)).collect();
     let b = 10.0 / 3.0;
-    assert_fit_and_power(&samples, |x| laplace_cdf(b, x), |x| laplace_cdf(b * 1.06, x), 400, "b = 10/3");
+    assert_fit_and_power(
+        &samples,
+        |x| laplace_cdf(b, x),
+        |x| laplace_cdf(b * 1.06, x),
+        400,
+        "b = 10/3",
+    );
 }
 
 #[test]
@@ -49,7 +55,13 @@ fn big_integer_fallback_beyond_2_pow_64() {
     assert!(matches!(lap.repr, Repr::Big { .. }));
     let mut rng = StdRng::seed_from_u64(9); // test-only
     let samples: Vec<i128> = (0..20_000).map(|_| lap.sample(&mut rng)).collect();
-    assert_fit_and_power(&samples, |x| laplace_cdf(b, x), |x| laplace_cdf(b * 1.06, x), (b * 60.0) as i128, "b = 2^70");
+    assert_fit_and_power(
+        &samples,
+        |x| laplace_cdf(b, x),
+        |x| laplace_cdf(b * 1.06, x),
+        (b * 60.0) as i128,
+        "b = 2^70",
+    );
 }
 
 #[test]

@@ -43,7 +43,11 @@ pub enum NoiseError {
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, NoiseError>;
 
-pub(crate) fn invalid(name: &'static str, value: impl ToString, reason: &'static str) -> NoiseError {
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl ToString,
+    reason: &'static str,
+) -> NoiseError {
     NoiseError::InvalidParameter {
         name,
         value: value.to_string(),

@@ -33,7 +33,11 @@ impl GaussianMechanism {
     ///
     /// # Errors
     /// [`NoiseError::InvalidParameter`] for δ = 0 or parameters out of range.
-    pub fn calibrate(epsilon: &Epsilon, delta: &Delta, sensitivity: &L2Sensitivity) -> Result<Self> {
+    pub fn calibrate(
+        epsilon: &Epsilon,
+        delta: &Delta,
+        sensitivity: &L2Sensitivity,
+    ) -> Result<Self> {
         let rho = epsilon_to_zcdp(epsilon, delta)?;
         Self::calibrate_rho(&rho, delta, sensitivity)
     }
@@ -55,7 +59,11 @@ impl GaussianMechanism {
     ///
     /// # Errors
     /// [`NoiseError::InvalidParameter`] for δ = 0, non-integer Δ₂², or range errors.
-    pub fn calibrate_integer(epsilon: &Epsilon, delta: &Delta, sensitivity: &L2Sensitivity) -> Result<Self> {
+    pub fn calibrate_integer(
+        epsilon: &Epsilon,
+        delta: &Delta,
+        sensitivity: &L2Sensitivity,
+    ) -> Result<Self> {
         if !is_integer(sensitivity.squared()) {
             return Err(NoiseError::InvalidParameter {
                 name: "L2 sensitivity",
@@ -67,7 +75,13 @@ impl GaussianMechanism {
         Self::build(Grid::UNIT, false, sensitivity.squared(), &rho, delta)
     }
 
-    fn build(grid: Grid, rounds: bool, lattice_sq: &BigRational, rho: &Rho, delta: &Delta) -> Result<Self> {
+    fn build(
+        grid: Grid,
+        rounds: bool,
+        lattice_sq: &BigRational,
+        rho: &Rho,
+        delta: &Delta,
+    ) -> Result<Self> {
         let two = BigRational::from_integer(2.into());
         let variance = round_up_to_u64_ratio(&(lattice_sq / (two * rho.as_ratio())));
         let noise = DiscreteGaussian::from_variance(variance)?;
@@ -78,7 +92,12 @@ impl GaussianMechanism {
                 reason: "Gaussian noise needs delta > 0; use Laplace noise for pure epsilon-DP",
             });
         }
-        Ok(Self { grid, rounds, noise, delta: delta.clone() })
+        Ok(Self {
+            grid,
+            rounds,
+            noise,
+            delta: delta.clone(),
+        })
     }
 
     /// The exact loss for inputs differing by at most `sensitivity` (L2):
@@ -117,11 +136,17 @@ impl GaussianMechanism {
             return Err(NoiseError::NotANumber);
         }
         let m = self.grid.to_lattice(value);
-        Ok(self.grid.from_lattice(m.saturating_add(self.noise.sample(rng))))
+        Ok(self
+            .grid
+            .from_lattice(m.saturating_add(self.noise.sample(rng))))
     }
 
     /// Adds integer noise to an integer value.
-    pub fn release_integer<R: RngCore + CryptoRng + ?Sized>(&self, value: i128, rng: &mut R) -> i128 {
+    pub fn release_integer<R: RngCore + CryptoRng + ?Sized>(
+        &self,
+        value: i128,
+        rng: &mut R,
+    ) -> i128 {
         value.saturating_add(self.noise.sample(rng))
     }
 
@@ -138,8 +163,16 @@ impl GaussianMechanism {
     ///
     /// # Errors
     /// As [`Self::half_width`].
-    pub fn confidence_interval(&self, released: f64, confidence: f64) -> Result<ConfidenceInterval> {
-        Ok(ConfidenceInterval::around(released, self.half_width(confidence)?, confidence))
+    pub fn confidence_interval(
+        &self,
+        released: f64,
+        confidence: f64,
+    ) -> Result<ConfidenceInterval> {
+        Ok(ConfidenceInterval::around(
+            released,
+            self.half_width(confidence)?,
+            confidence,
+        ))
     }
 }
 
@@ -151,9 +184,8 @@ fn lattice_sensitivity(sensitivity: &L2Sensitivity, grid: Grid, rounds: bool) ->
         return scaled_sq;
     }
     // (√a + 1)² = a + 2√a + 1 with √a rounded up exactly: an upper bound.
-    let sqrt_up = BigRational::from_integer(
-        num_integer::Roots::sqrt(&scaled_sq.ceil().to_integer()) + 1,
-    );
+    let sqrt_up =
+        BigRational::from_integer(num_integer::Roots::sqrt(&scaled_sq.ceil().to_integer()) + 1);
     let one = BigRational::from_integer(1.into());
     scaled_sq + BigRational::from_integer(2.into()) * sqrt_up + one
 }
@@ -171,7 +203,11 @@ mod tests {
             let sens = L2Sensitivity::new(s).expect("s");
             let mech = GaussianMechanism::calibrate(&eps, &delta, &sens).expect("calibrate");
             let loss = mech.privacy_loss(&sens).expect("loss");
-            assert!(loss.fits(&eps, &delta), "{e} {d} {s}: {}", loss.epsilon_f64());
+            assert!(
+                loss.fits(&eps, &delta),
+                "{e} {d} {s}: {}",
+                loss.epsilon_f64()
+            );
             assert!(loss.epsilon_f64() > e * 0.999_99);
         }
     }
@@ -186,16 +222,24 @@ mod tests {
         assert_eq!(mech.granularity(), 1.0);
         let mut rng = StdRng::seed_from_u64(41); // test-only
         let n = 20_000;
-        let var: f64 = (0..n).map(|_| (mech.release_integer(0, &mut rng) as f64).powi(2)).sum::<f64>() / n as f64;
+        let var: f64 = (0..n)
+            .map(|_| (mech.release_integer(0, &mut rng) as f64).powi(2))
+            .sum::<f64>()
+            / n as f64;
         let sigma = mech.sigma();
-        assert!((var.sqrt() - sigma).abs() / sigma < 0.03, "{} vs {sigma}", var.sqrt());
+        assert!(
+            (var.sqrt() - sigma).abs() / sigma < 0.03,
+            "{} vs {sigma}",
+            var.sqrt()
+        );
     }
 
     #[test]
     fn coverage_and_grid() {
         let eps = Epsilon::new(1.0).expect("e");
         let delta = Delta::new(1e-5).expect("d");
-        let mech = GaussianMechanism::calibrate(&eps, &delta, &L2Sensitivity::new(5.0).expect("s")).expect("m");
+        let mech = GaussianMechanism::calibrate(&eps, &delta, &L2Sensitivity::new(5.0).expect("s"))
+            .expect("m");
         let mut rng = StdRng::seed_from_u64(42); // test-only
         let truth = 17.25;
         let trials = 10_000;
@@ -215,8 +259,12 @@ mod tests {
         let eps = Epsilon::new(1.0).expect("e");
         let sens = L2Sensitivity::new(1.0).expect("s");
         assert!(GaussianMechanism::calibrate(&eps, &Delta::zero(), &sens).is_err());
-        let mech = GaussianMechanism::calibrate(&eps, &Delta::new(1e-6).expect("d"), &sens).expect("m");
+        let mech =
+            GaussianMechanism::calibrate(&eps, &Delta::new(1e-6).expect("d"), &sens).expect("m");
         let mut rng = StdRng::seed_from_u64(43); // test-only
-        assert_eq!(mech.release(f64::NAN, &mut rng), Err(NoiseError::NotANumber));
+        assert_eq!(
+            mech.release(f64::NAN, &mut rng),
+            Err(NoiseError::NotANumber)
+        );
     }
 }

@@ -45,7 +45,9 @@ impl Grid {
             });
         }
         let exponent = scale.log2().ceil() as i32 - GRID_BITS_BELOW_SCALE;
-        Ok(Self { exponent: exponent.clamp(-1000, 1000) })
+        Ok(Self {
+            exponent: exponent.clamp(-1000, 1000),
+        })
     }
 
     /// The exponent `k` of `r = 2^k`.
@@ -82,14 +84,19 @@ impl Grid {
         if bound.is_finite() && bound.abs() <= self.max_magnitude() {
             Ok(())
         } else {
-            Err(NoiseError::NotRepresentable { bound, grid_exponent: self.exponent })
+            Err(NoiseError::NotRepresentable {
+                bound,
+                grid_exponent: self.exponent,
+            })
         }
     }
 
     /// `round(x / r)`, after clamping `x` to `±max_magnitude` (a contraction,
     /// so it never increases sensitivity). `x` must not be NaN.
     pub fn to_lattice(&self, x: f64) -> i128 {
-        let m = (x / self.spacing()).clamp(-LATTICE_LIMIT, LATTICE_LIMIT).round();
+        let m = (x / self.spacing())
+            .clamp(-LATTICE_LIMIT, LATTICE_LIMIT)
+            .round();
         m as i128
     }
 

@@ -62,7 +62,11 @@ impl LaplaceMechanism {
                 reason: "integer noise needs an integer sensitivity; use calibrate() for real values",
             });
         }
-        Self::build(Grid::UNIT, false, sensitivity.as_ratio() / epsilon.as_ratio())
+        Self::build(
+            Grid::UNIT,
+            false,
+            sensitivity.as_ratio() / epsilon.as_ratio(),
+        )
     }
 
     /// A mechanism with a given integer-domain scale (for callers that
@@ -76,7 +80,11 @@ impl LaplaceMechanism {
 
     fn build(grid: Grid, rounds: bool, scale: BigRational) -> Result<Self> {
         let noise = DiscreteLaplace::new(&NoiseScale::from_ratio(scale)?)?;
-        Ok(Self { grid, rounds, noise })
+        Ok(Self {
+            grid,
+            rounds,
+            noise,
+        })
     }
 
     /// The exact privacy loss for inputs differing by at most `sensitivity`:
@@ -114,11 +122,17 @@ impl LaplaceMechanism {
             return Err(NoiseError::NotANumber);
         }
         let m = self.grid.to_lattice(value);
-        Ok(self.grid.from_lattice(m.saturating_add(self.noise.sample(rng))))
+        Ok(self
+            .grid
+            .from_lattice(m.saturating_add(self.noise.sample(rng))))
     }
 
     /// Adds integer noise to an integer value (for [`Self::calibrate_integer`]).
-    pub fn release_integer<R: RngCore + CryptoRng + ?Sized>(&self, value: i128, rng: &mut R) -> i128 {
+    pub fn release_integer<R: RngCore + CryptoRng + ?Sized>(
+        &self,
+        value: i128,
+        rng: &mut R,
+    ) -> i128 {
         value.saturating_add(self.noise.sample(rng))
     }
 
@@ -138,8 +152,16 @@ impl LaplaceMechanism {
     ///
     /// # Errors
     /// As [`Self::half_width`].
-    pub fn confidence_interval(&self, released: f64, confidence: f64) -> Result<ConfidenceInterval> {
-        Ok(ConfidenceInterval::around(released, self.half_width(confidence)?, confidence))
+    pub fn confidence_interval(
+        &self,
+        released: f64,
+        confidence: f64,
+    ) -> Result<ConfidenceInterval> {
+        Ok(ConfidenceInterval::around(
+            released,
+            self.half_width(confidence)?,
+            confidence,
+        ))
     }
 }
 

@@ -19,7 +19,9 @@ fn outputs_lie_on_one_grid_whatever_the_input() {
     let r = mech.granularity();
     let mut rng = StdRng::seed_from_u64(31); // test-only
     let from = |x: f64, rng: &mut StdRng| -> Vec<f64> {
-        (0..20_000).map(|_| mech.release(x, rng).expect("finite")).collect()
+        (0..20_000)
+            .map(|_| mech.release(x, rng).expect("finite"))
+            .collect()
     };
     let a = from(0.1, &mut rng);
     let b = from(1.1, &mut rng);
@@ -65,7 +67,10 @@ fn integer_mechanism_needs_integer_sensitivity() {
     assert_eq!(mech.scale(), 2.0);
     assert_eq!(mech.privacy_loss(&l1(2.0)).epsilon(), eps(1.0).as_ratio());
     let mut rng = StdRng::seed_from_u64(33); // test-only
-    let mean: f64 = (0..10_000).map(|_| mech.release_integer(0, &mut rng) as f64).sum::<f64>() / 1e4;
+    let mean: f64 = (0..10_000)
+        .map(|_| mech.release_integer(0, &mut rng) as f64)
+        .sum::<f64>()
+        / 1e4;
     assert!(mean.abs() < 0.2, "{mean}");
 }
 
@@ -73,7 +78,10 @@ fn integer_mechanism_needs_integer_sensitivity() {
 fn bad_values_and_confidences() {
     let mech = LaplaceMechanism::calibrate(&eps(1.0), &l1(1.0)).expect("calibrate");
     let mut rng = StdRng::seed_from_u64(34); // test-only
-    assert_eq!(mech.release(f64::NAN, &mut rng), Err(NoiseError::NotANumber));
+    assert_eq!(
+        mech.release(f64::NAN, &mut rng),
+        Err(NoiseError::NotANumber)
+    );
     let inf = mech.release(f64::INFINITY, &mut rng).expect("saturates");
     assert!(inf.is_finite() && inf > 0.0);
     for c in [0.0, 1.0, f64::NAN, -0.5, 2.0] {

@@ -155,8 +155,7 @@ fn sensitivity_in_range(v: &BigRational) -> bool {
     *v >= lo && *v <= hi
 }
 
-const SENSITIVITY_REASON: &str =
-    "sensitivity must be a finite number with 2^-50 <= sensitivity <= 2^50; check the clamping bounds";
+const SENSITIVITY_REASON: &str = "sensitivity must be a finite number with 2^-50 <= sensitivity <= 2^50; check the clamping bounds";
 
 /// L1 sensitivity Δ₁ of a query: the most one privacy unit can change the sum
 /// of absolute differences of its outputs. Exact binary value of the `f64`.
@@ -214,7 +213,11 @@ impl L2Sensitivity {
     /// [`NoiseError::InvalidParameter`] for `k = 0` or `k > 2^40`.
     pub fn sqrt_of(k: u64) -> Result<Self> {
         if k == 0 || k > 1 << 40 {
-            return Err(invalid("L2 sensitivity", format!("sqrt({k})"), SENSITIVITY_REASON));
+            return Err(invalid(
+                "L2 sensitivity",
+                format!("sqrt({k})"),
+                SENSITIVITY_REASON,
+            ));
         }
         Ok(Self {
             squared: BigRational::from_integer(k.into()),
@@ -314,7 +317,10 @@ pub(crate) fn display_ratio(r: &BigRational) -> String {
         return format!("{}/{}", r.numer(), r.denom());
     }
     let digits = twos.max(fives);
-    let scaled = r * BigRational::from_integer(num_traits::pow(num_bigint::BigInt::from(10u8), digits as usize));
+    let scaled = r * BigRational::from_integer(num_traits::pow(
+        num_bigint::BigInt::from(10u8),
+        digits as usize,
+    ));
     let int = scaled.to_integer();
     let negative = int.is_negative();
     let mut text = int.magnitude().to_string();

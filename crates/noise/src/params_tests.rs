@@ -4,7 +4,15 @@ use proptest::prelude::*;
 
 #[test]
 fn epsilon_rejects_bad_values_with_clear_messages() {
-    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e-12, 1e6] {
+    for bad in [
+        0.0,
+        -1.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e-12,
+        1e6,
+    ] {
         let err = Epsilon::new(bad).expect_err("must reject");
         assert!(err.to_string().contains("epsilon"), "{err}");
     }
@@ -31,7 +39,10 @@ fn rho_and_scales() {
     assert!(L1Sensitivity::new(-1.0).is_err());
     assert!(L2Sensitivity::new(f64::INFINITY).is_err());
     assert!(L2Sensitivity::sqrt_of(0).is_err());
-    assert_eq!(L2Sensitivity::sqrt_of(4).map(|s| s.squared().clone()).ok(), Some(ratio(4, 1)));
+    assert_eq!(
+        L2Sensitivity::sqrt_of(4).map(|s| s.squared().clone()).ok(),
+        Some(ratio(4, 1))
+    );
     assert!(NoiseScale::new(f64::NAN).is_err());
     assert!(NoiseScale::new(0.5).is_ok());
 }
@@ -45,7 +56,10 @@ fn exact_display_and_serde_round_trip() {
     assert_eq!(back, third);
     let tiny: Delta = serde_json::from_str("1e-10").expect("number");
     assert_eq!(tiny.to_string(), "0.0000000001");
-    assert!(serde_json::from_str::<Delta>("1.5").is_err(), "serde re-validates");
+    assert!(
+        serde_json::from_str::<Delta>("1.5").is_err(),
+        "serde re-validates"
+    );
     assert!(serde_json::from_str::<Epsilon>("\"-2\"").is_err());
 }
 

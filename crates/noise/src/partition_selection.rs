@@ -21,9 +21,15 @@ const MAX_TABLE: usize = 10_000_000;
 #[derive(Clone, Debug)]
 enum Rule {
     /// Keep iff `units + Z >= threshold`, Z discrete Laplace.
-    LaplaceThreshold { noise: LaplaceMechanism, threshold: i128 },
+    LaplaceThreshold {
+        noise: LaplaceMechanism,
+        threshold: i128,
+    },
     /// Keep iff `units + Z >= threshold`, Z discrete Gaussian.
-    GaussianThreshold { noise: GaussianMechanism, threshold: i128 },
+    GaussianThreshold {
+        noise: GaussianMechanism,
+        threshold: i128,
+    },
     /// Keep with probability π(units): `keep[n] = (π(n), 1 − π(n))`, π = 1 beyond.
     TruncatedGeometric { keep: Vec<(f64, f64)> },
 }
@@ -52,7 +58,11 @@ impl PartitionSelector {
     ///
     /// # Errors
     /// [`NoiseError::InvalidParameter`] for δ = 0 or k = 0.
-    pub fn laplace_threshold(epsilon: &Epsilon, delta: &Delta, max_partitions: u32) -> Result<Self> {
+    pub fn laplace_threshold(
+        epsilon: &Epsilon,
+        delta: &Delta,
+        max_partitions: u32,
+    ) -> Result<Self> {
         let per_partition_delta = per_partition_delta(delta, max_partitions)?;
         let k = L1Sensitivity::new(f64::from(max_partitions))?;
         let noise = LaplaceMechanism::calibrate_integer(epsilon, &k)?;
@@ -61,7 +71,11 @@ impl PartitionSelector {
         let threshold = r as i128 + 2;
         let eps = noise.privacy_loss(&k).epsilon().clone();
         let loss = PrivacyLoss::approximate(eps, delta.as_ratio().clone());
-        Ok(Self { rule: Rule::LaplaceThreshold { noise, threshold }, loss, max_partitions })
+        Ok(Self {
+            rule: Rule::LaplaceThreshold { noise, threshold },
+            loss,
+            max_partitions,
+        })
     }
 
     /// Gaussian thresholding: distinct-unit count plus discrete Gaussian noise
@@ -70,7 +84,11 @@ impl PartitionSelector {
     ///
     /// # Errors
     /// [`NoiseError::InvalidParameter`] for δ = 0 or k = 0.
-    pub fn gaussian_threshold(epsilon: &Epsilon, delta: &Delta, max_partitions: u32) -> Result<Self> {
+    pub fn gaussian_threshold(
+        epsilon: &Epsilon,
+        delta: &Delta,
+        max_partitions: u32,
+    ) -> Result<Self> {
         let half = Delta::from_ratio(delta.as_ratio() / ratio(2, 1))?;
         let per_partition_delta = per_partition_delta(&half, max_partitions)?;
         let k = L2Sensitivity::sqrt_of(u64::from(max_partitions))?;
@@ -79,7 +97,11 @@ impl PartitionSelector {
         let threshold = r as i128 + 2;
         let eps = noise.privacy_loss(&k)?.epsilon().clone();
         let loss = PrivacyLoss::approximate(eps, delta.as_ratio().clone());
-        Ok(Self { rule: Rule::GaussianThreshold { noise, threshold }, loss, max_partitions })
+        Ok(Self {
+            rule: Rule::GaussianThreshold { noise, threshold },
+            loss,
+            max_partitions,
+        })
     }
 
     /// The near-optimal truncated-geometric rule (Desfontaines, Voss, Gipson &
@@ -90,17 +112,29 @@ impl PartitionSelector {
     /// # Errors
     /// [`NoiseError::InvalidParameter`] for δ/k below 1e-30, k = 0, or a
     /// table that would exceed 10^7 entries (ε too small: use Laplace thresholding).
-    pub fn truncated_geometric(epsilon: &Epsilon, delta: &Delta, max_partitions: u32) -> Result<Self> {
+    pub fn truncated_geometric(
+        epsilon: &Epsilon,
+        delta: &Delta,
+        max_partitions: u32,
+    ) -> Result<Self> {
         let dp = per_partition_delta(delta, max_partitions)?;
         if dp < 1e-30 {
-            return Err(invalid("delta", delta, "truncated-geometric selection needs delta / max_groups_contributed >= 1e-30"));
+            return Err(invalid(
+                "delta",
+                delta,
+                "truncated-geometric selection needs delta / max_groups_contributed >= 1e-30",
+            ));
         }
         // Slack for float error in π (relative ~1e-15) and the 2^-128 draws.
         let eps_p = to_f64_down(epsilon.as_ratio()) / f64::from(max_partitions) * (1.0 - 1e-9);
         let delta_p = dp * (1.0 - 1e-6);
         let keep = keep_table(eps_p, delta_p)?;
         let loss = PrivacyLoss::approximate(epsilon.as_ratio().clone(), delta.as_ratio().clone());
-        Ok(Self { rule: Rule::TruncatedGeometric { keep }, loss, max_partitions })
+        Ok(Self {
+            rule: Rule::TruncatedGeometric { keep },
+            loss,
+            max_partitions,
+        })
     }
 
     /// Decides, with fresh randomness, whether a group with `units` distinct
@@ -138,22 +172,32 @@ impl PartitionSelector {
     /// 1/2: groups well below it are usually suppressed (public parameters only).
     pub fn units_for_even_odds(&self) -> u64 {
         match &self.rule {
-            Rule::LaplaceThreshold { threshold, .. } | Rule::GaussianThreshold { threshold, .. } => {
+            Rule::LaplaceThreshold { threshold, .. }
+            | Rule::GaussianThreshold { threshold, .. } => {
                 u64::try_from(*threshold).unwrap_or(u64::MAX)
             }
-            Rule::TruncatedGeometric { keep } => {
-                keep.iter().position(|(p, _)| *p >= 0.5).unwrap_or(keep.len()) as u64
-            }
+            Rule::TruncatedGeometric { keep } => keep
+                .iter()
+                .position(|(p, _)| *p >= 0.5)
+                .unwrap_or(keep.len()) as u64,
         }
     }
 }
 
 fn per_partition_delta(delta: &Delta, max_partitions: u32) -> Result<f64> {
     if delta.is_zero() {
-        return Err(invalid("delta", delta, "releasing group keys found in private data needs delta > 0 (or declare public group values)"));
+        return Err(invalid(
+            "delta",
+            delta,
+            "releasing group keys found in private data needs delta > 0 (or declare public group values)",
+        ));
     }
     if max_partitions == 0 {
-        return Err(invalid("max_groups_contributed", 0, "each unit must be allowed at least one group"));
+        return Err(invalid(
+            "max_groups_contributed",
+            0,
+            "each unit must be allowed at least one group",
+        ));
     }
     Ok(to_f64_down(delta.as_ratio()) / f64::from(max_partitions))
 }
@@ -166,7 +210,11 @@ fn keep_table(eps: f64, delta: f64) -> Result<Vec<(f64, f64)>> {
     let (mut p, mut c) = (0.0f64, 1.0f64);
     while c > 0.0 {
         if table.len() >= MAX_TABLE {
-            return Err(invalid("epsilon", eps, "epsilon per group is too small for truncated-geometric selection; use LAPLACE_THRESHOLD"));
+            return Err(invalid(
+                "epsilon",
+                eps,
+                "epsilon per group is too small for truncated-geometric selection; use LAPLACE_THRESHOLD",
+            ));
         }
         let from_below = grow * p + delta; // candidate π(n)
         let from_above = shrink * (c - delta); // candidate 1 − π(n)

@@ -7,7 +7,9 @@ use rand::rngs::StdRng;
 /// are 1e-30 of the first.
 fn log_upper_tail(n: u64, x: u64, p: f64) -> f64 {
     let ln_term = |k: u64| -> f64 {
-        libm::lgamma(n as f64 + 1.0) - libm::lgamma(k as f64 + 1.0) - libm::lgamma((n - k) as f64 + 1.0)
+        libm::lgamma(n as f64 + 1.0)
+            - libm::lgamma(k as f64 + 1.0)
+            - libm::lgamma((n - k) as f64 + 1.0)
             + k as f64 * p.ln()
             + (n - k) as f64 * (1.0 - p).ln()
     };
@@ -32,7 +34,11 @@ fn clopper_pearson_lower(x: u64, n: u64, alpha: f64) -> f64 {
     let (mut lo, mut hi) = (0.0f64, x as f64 / n as f64);
     for _ in 0..60 {
         let mid = (lo + hi) / 2.0;
-        if log_upper_tail(n, x, mid) < alpha.ln() { lo = mid } else { hi = mid }
+        if log_upper_tail(n, x, mid) < alpha.ln() {
+            lo = mid
+        } else {
+            hi = mid
+        }
     }
     lo
 }
@@ -50,21 +56,30 @@ fn delta(x: f64) -> Delta {
     Delta::new(x).expect("delta")
 }
 
+/// A selector constructor.
+type Build = fn(&Epsilon, &Delta, u32) -> Result<PartitionSelector>;
+
 #[test]
 fn one_unit_partitions_are_kept_at_most_at_the_adjusted_delta() {
     // δ is large here only so the rate is measurable; k = 2 halves it.
     let (d, k, trials) = (0.1, 2u32, 200_000u64);
     let adjusted = d / f64::from(k);
-    let rules: [(&str, fn(&Epsilon, &Delta, u32) -> Result<PartitionSelector>); 3] = [
+    let rules: [(&str, Build); 3] = [
         ("laplace", PartitionSelector::laplace_threshold),
         ("gaussian", PartitionSelector::gaussian_threshold),
-        ("truncated geometric", PartitionSelector::truncated_geometric),
+        (
+            "truncated geometric",
+            PartitionSelector::truncated_geometric,
+        ),
     ];
     for (i, (name, build)) in rules.iter().enumerate() {
         let sel = build(&eps(1.0), &delta(d), k).expect("selector");
         let kept = one_unit_keep_rate(&sel, trials, 50 + i as u64);
         let lower = clopper_pearson_lower(kept, trials, 1e-4);
-        assert!(lower <= adjusted, "{name}: kept {kept}/{trials}, CP lower bound {lower} > δ/k = {adjusted}");
+        assert!(
+            lower <= adjusted,
+            "{name}: kept {kept}/{trials}, CP lower bound {lower} > δ/k = {adjusted}"
+        );
         // A rule that forgot the L0 adjustment (k = 1) must be caught by the same test.
         let unadjusted = build(&eps(1.0), &delta(d), 1).expect("selector");
         let kept = one_unit_keep_rate(&unadjusted, trials, 60 + i as u64);
@@ -72,7 +87,10 @@ fn one_unit_partitions_are_kept_at_most_at_the_adjusted_delta() {
             // π(1) = δ exactly, so this rule's rate sits right at δ: the
             // unadjusted rule must be detected as exceeding δ/k.
             let lower = clopper_pearson_lower(kept, trials, 1e-4);
-            assert!(lower > adjusted, "{name}: the negative control was not detected ({lower})");
+            assert!(
+                lower > adjusted,
+                "{name}: the negative control was not detected ({lower})"
+            );
         }
     }
 }
@@ -80,7 +98,9 @@ fn one_unit_partitions_are_kept_at_most_at_the_adjusted_delta() {
 #[test]
 fn truncated_geometric_first_step_is_delta() {
     let sel = PartitionSelector::truncated_geometric(&eps(1.0), &delta(1e-5), 1).expect("selector");
-    let Rule::TruncatedGeometric { keep } = &sel.rule else { unreachable!("rule") };
+    let Rule::TruncatedGeometric { keep } = &sel.rule else {
+        unreachable!("rule")
+    };
     assert!((keep[1].0 - 1e-5).abs() < 1e-10);
     // π is non-decreasing and satisfies the DP constraints between neighbours.
     let (e, d) = (1.0f64, 1e-5);
@@ -112,6 +132,7 @@ fn invalid_parameters_are_rejected() {
     assert!(PartitionSelector::laplace_threshold(&eps(1.0), &Delta::zero(), 1).is_err());
     assert!(PartitionSelector::gaussian_threshold(&eps(1.0), &delta(1e-6), 0).is_err());
     assert!(PartitionSelector::truncated_geometric(&eps(1.0), &delta(1e-40), 1).is_err());
-    let err = PartitionSelector::truncated_geometric(&eps(1e-9), &delta(1e-9), 1).expect_err("too small");
+    let err =
+        PartitionSelector::truncated_geometric(&eps(1e-9), &delta(1e-9), 1).expect_err("too small");
     assert!(err.to_string().contains("LAPLACE_THRESHOLD"), "{err}");
 }

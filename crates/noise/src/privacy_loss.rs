@@ -23,12 +23,20 @@ impl PrivacyLoss {
     /// Pure ε-DP, which is also (ε²/2)-zCDP (Bun & Steinke 2016, Prop. 1.4).
     pub fn pure(epsilon: BigRational) -> Self {
         let rho = &epsilon * &epsilon / BigRational::from_integer(2.into());
-        Self { epsilon, delta: BigRational::zero(), rho: Some(rho) }
+        Self {
+            epsilon,
+            delta: BigRational::zero(),
+            rho: Some(rho),
+        }
     }
 
     /// (ε, δ)-DP with no zCDP statement.
     pub fn approximate(epsilon: BigRational, delta: BigRational) -> Self {
-        Self { epsilon, delta, rho: None }
+        Self {
+            epsilon,
+            delta,
+            rho: None,
+        }
     }
 
     /// ρ-zCDP, stated as (ε, δ)-DP at the given δ by [`zcdp_to_epsilon`].
@@ -37,7 +45,11 @@ impl PrivacyLoss {
     /// [`NoiseError::InvalidParameter`] when δ = 0 (zCDP implies no pure DP).
     pub fn zcdp(rho: BigRational, delta: &Delta) -> Result<Self> {
         let epsilon = zcdp_to_epsilon(&rho, delta)?;
-        Ok(Self { epsilon, delta: delta.as_ratio().clone(), rho: Some(rho) })
+        Ok(Self {
+            epsilon,
+            delta: delta.as_ratio().clone(),
+            rho: Some(rho),
+        })
     }
 
     /// The exact ε.
@@ -76,7 +88,11 @@ impl PrivacyLoss {
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         };
-        Self { epsilon: &self.epsilon + &other.epsilon, delta: &self.delta + &other.delta, rho }
+        Self {
+            epsilon: &self.epsilon + &other.epsilon,
+            delta: &self.delta + &other.delta,
+            rho,
+        }
     }
 }
 
@@ -132,15 +148,16 @@ pub fn epsilon_to_zcdp(epsilon: &Epsilon, delta: &Delta) -> Result<Rho> {
     let l = (1.0 / to_f64_up(delta.as_ratio())).ln();
     let mut rho = eps * eps / ((l + eps).sqrt() + l.sqrt()).powi(2) * (1.0 - 1e-12);
     for _ in 0..64 {
-        let exact = exact_binary(rho).filter(|r| r.is_positive());
-        if let Some(r) = exact {
-            if zcdp_to_epsilon(&r, delta)? <= *epsilon.as_ratio() {
-                return Rho::from_ratio(r);
-            }
+        if let Some(r) = exact_binary(rho).filter(|r| r.is_positive())
+            && zcdp_to_epsilon(&r, delta)? <= *epsilon.as_ratio()
+        {
+            return Rho::from_ratio(r);
         }
         rho *= 1.0 - 1e-9;
     }
-    Err(NoiseError::Overflow("could not find a rho for this (epsilon, delta)"))
+    Err(NoiseError::Overflow(
+        "could not find a rho for this (epsilon, delta)",
+    ))
 }
 
 #[cfg(test)]
@@ -157,7 +174,11 @@ mod tests {
             let back = zcdp_to_epsilon(rho.as_ratio(), &delta).expect("eps");
             assert!(back <= *eps.as_ratio());
             // ...and is tight: within 1e-6 relative.
-            assert!(to_f64_up(&back) > e * (1.0 - 1e-6), "{e} -> {}", to_f64_up(&back));
+            assert!(
+                to_f64_up(&back) > e * (1.0 - 1e-6),
+                "{e} -> {}",
+                to_f64_up(&back)
+            );
         }
     }
 

@@ -49,15 +49,32 @@ impl QuantileTree {
     /// height outside 1..=8, a branching factor outside 2..=64, or more than 2^32 leaves.
     pub fn new(lower: f64, upper: f64, height: u32, branching: u64) -> Result<Self> {
         if !(lower.is_finite() && upper.is_finite() && lower < upper) {
-            return Err(invalid("quantile bounds", format!("[{lower}, {upper}]"), "bounds must be finite with lower < upper"));
+            return Err(invalid(
+                "quantile bounds",
+                format!("[{lower}, {upper}]"),
+                "bounds must be finite with lower < upper",
+            ));
         }
         if !(1..=8).contains(&height) || !(2..=64).contains(&branching) {
-            return Err(invalid("quantile tree shape", format!("height {height}, branching {branching}"), "height must be 1..=8 and branching 2..=64"));
+            return Err(invalid(
+                "quantile tree shape",
+                format!("height {height}, branching {branching}"),
+                "height must be 1..=8 and branching 2..=64",
+            ));
         }
         if branching.checked_pow(height).is_none_or(|n| n > 1 << 32) {
-            return Err(invalid("quantile tree shape", format!("{branching}^{height} leaves"), "at most 2^32 leaves"));
+            return Err(invalid(
+                "quantile tree shape",
+                format!("{branching}^{height} leaves"),
+                "at most 2^32 leaves",
+            ));
         }
-        Ok(Self { lower, upper, height, branching })
+        Ok(Self {
+            lower,
+            upper,
+            height,
+            branching,
+        })
     }
 
     /// Number of leaves.
@@ -71,7 +88,11 @@ impl QuantileTree {
         let n = self.leaf_count();
         let frac = (value - self.lower) / (self.upper - self.lower);
         let idx = (frac * n as f64).floor();
-        if idx.is_nan() { 0 } else { idx.clamp(0.0, (n - 1) as f64) as u64 }
+        if idx.is_nan() {
+            0
+        } else {
+            idx.clamp(0.0, (n - 1) as f64) as u64
+        }
     }
 
     /// Exact per-leaf counts of some values, sorted by leaf.
@@ -100,7 +121,11 @@ impl QuantileTree {
     /// [`NoiseError::InvalidParameter`] for `max_values = 0`.
     pub fn sensitivity(&self, max_values: u64) -> Result<L1Sensitivity> {
         if max_values == 0 {
-            return Err(invalid("max values per unit", 0, "each unit must contribute at least one value"));
+            return Err(invalid(
+                "max values per unit",
+                0,
+                "each unit must contribute at least one value",
+            ));
         }
         L1Sensitivity::new(f64::from(self.height) * max_values as f64)
     }
@@ -109,7 +134,11 @@ impl QuantileTree {
     ///
     /// # Errors
     /// As [`Self::sensitivity`].
-    pub fn privacy_loss(&self, mechanism: &LaplaceMechanism, max_values: u64) -> Result<PrivacyLoss> {
+    pub fn privacy_loss(
+        &self,
+        mechanism: &LaplaceMechanism,
+        max_values: u64,
+    ) -> Result<PrivacyLoss> {
         Ok(mechanism.privacy_loss(&self.sensitivity(max_values)?))
     }
 
@@ -137,7 +166,12 @@ impl QuantileTree {
         if let Some(p) = ps.iter().find(|p| !(0.0..=1.0).contains(*p)) {
             return Err(invalid("quantile", p, "quantiles must be between 0 and 1"));
         }
-        let mut noisy = NoisyTree { tree: self, prefix: prefix_sums(leaf_counts), mechanism, noise: HashMap::new() };
+        let mut noisy = NoisyTree {
+            tree: self,
+            prefix: prefix_sums(leaf_counts),
+            mechanism,
+            noise: HashMap::new(),
+        };
         Ok(ps.iter().map(|p| noisy.descend(*p, rng)).collect())
     }
 }
@@ -156,7 +190,10 @@ fn prefix_sums(leaf_counts: &[(u64, u64)]) -> Prefix {
         acc += u128::from(*c);
         cumulative.push(acc);
     }
-    Prefix { leaves: leaf_counts.iter().map(|(l, _)| *l).collect(), cumulative }
+    Prefix {
+        leaves: leaf_counts.iter().map(|(l, _)| *l).collect(),
+        cumulative,
+    }
 }
 
 impl Prefix {
@@ -178,11 +215,19 @@ struct NoisyTree<'a> {
 impl NoisyTree<'_> {
     /// Noisy count of node `index` at `level` (1 = children of the root),
     /// clamped at zero; the noise is drawn once per node and reused.
-    fn count<R: RngCore + CryptoRng + ?Sized>(&mut self, level: u32, index: u64, rng: &mut R) -> f64 {
+    fn count<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        level: u32,
+        index: u64,
+        rng: &mut R,
+    ) -> f64 {
         let width = self.tree.branching.pow(self.tree.height - level);
         let exact = self.prefix.range(index * width, (index + 1) * width) as i128;
         let mechanism = self.mechanism;
-        let z = *self.noise.entry((level, index)).or_insert_with(|| mechanism.release_integer(0, rng));
+        let z = *self
+            .noise
+            .entry((level, index))
+            .or_insert_with(|| mechanism.release_integer(0, rng));
         (exact.saturating_add(z)).max(0) as f64
     }
 
@@ -191,7 +236,9 @@ impl NoisyTree<'_> {
         let mut node = 0u64;
         let mut fraction = p;
         for level in 1..=self.tree.height {
-            let children: Vec<f64> = (0..b).map(|i| self.count(level, node * b + i, rng)).collect();
+            let children: Vec<f64> = (0..b)
+                .map(|i| self.count(level, node * b + i, rng))
+                .collect();
             let total: f64 = children.iter().sum();
             if total <= 0.0 {
                 // No signal below here: interpolate uniformly within the node.
@@ -209,7 +256,11 @@ impl NoisyTree<'_> {
                 before += c;
             }
             let c = children[chosen as usize];
-            fraction = if c > 0.0 { ((target - before) / c).clamp(0.0, 1.0) } else { 0.5 };
+            fraction = if c > 0.0 {
+                ((target - before) / c).clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
             node = node * b + chosen;
         }
         self.value_at(node as f64 + fraction)
@@ -234,9 +285,13 @@ mod tests {
         let tree = QuantileTree::new(0.0, 1000.0, 4, 16).expect("tree");
         let values: Vec<f64> = (0..100_000).map(|i| f64::from(i % 1000)).collect();
         let leaves = tree.leaf_counts(values.iter().copied());
-        let mech = tree.calibrate(&Epsilon::new(1.0).expect("e"), 1).expect("mech");
+        let mech = tree
+            .calibrate(&Epsilon::new(1.0).expect("e"), 1)
+            .expect("mech");
         let mut rng = StdRng::seed_from_u64(80); // test-only
-        let qs = tree.quantiles(&leaves, &mech, &[0.1, 0.5, 0.9], &mut rng).expect("quantiles");
+        let qs = tree
+            .quantiles(&leaves, &mech, &[0.1, 0.5, 0.9], &mut rng)
+            .expect("quantiles");
         for (q, want) in qs.iter().zip([100.0, 500.0, 900.0]) {
             assert!((q - want).abs() < 5.0, "{q} vs {want}");
         }
@@ -248,11 +303,20 @@ mod tests {
         let mut values = vec![5.0; 9000];
         values.extend(vec![95.0; 1000]);
         let leaves = tree.leaf_counts(values);
-        let mech = tree.calibrate(&Epsilon::new(1.0).expect("e"), 1).expect("mech");
+        let mech = tree
+            .calibrate(&Epsilon::new(1.0).expect("e"), 1)
+            .expect("mech");
         let mut rng = StdRng::seed_from_u64(81); // test-only
-        let qs = tree.quantiles(&leaves, &mech, &[0.5, 0.95], &mut rng).expect("quantiles");
-        assert!((qs[0] - 5.0).abs() < 1.0 && (qs[1] - 95.0).abs() < 1.0, "{qs:?}");
-        let empty = tree.quantiles(&[], &mech, &[0.5], &mut rng).expect("quantiles");
+        let qs = tree
+            .quantiles(&leaves, &mech, &[0.5, 0.95], &mut rng)
+            .expect("quantiles");
+        assert!(
+            (qs[0] - 5.0).abs() < 1.0 && (qs[1] - 95.0).abs() < 1.0,
+            "{qs:?}"
+        );
+        let empty = tree
+            .quantiles(&[], &mech, &[0.5], &mut rng)
+            .expect("quantiles");
         assert!((0.0..=100.0).contains(&empty[0]));
     }
 
@@ -272,7 +336,9 @@ mod tests {
         assert!(QuantileTree::new(0.0, 1.0, 9, 16).is_err());
         assert!(QuantileTree::new(0.0, 1.0, 8, 64).is_err());
         let tree = QuantileTree::new(0.0, 1.0, 2, 4).expect("tree");
-        let mech = tree.calibrate(&Epsilon::new(1.0).expect("e"), 1).expect("mech");
+        let mech = tree
+            .calibrate(&Epsilon::new(1.0).expect("e"), 1)
+            .expect("mech");
         let mut rng = StdRng::seed_from_u64(82); // test-only
         assert!(tree.quantiles(&[], &mech, &[1.5], &mut rng).is_err());
         assert!(tree.calibrate(&Epsilon::new(1.0).expect("e"), 0).is_err());

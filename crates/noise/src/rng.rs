@@ -67,7 +67,11 @@ pub(crate) fn uniform_below_big<R: RngCore + ?Sized>(bound: &BigUint, rng: &mut 
     }
     let words = bits.div_ceil(64) as usize;
     let top_bits = bits - 64 * (words as u64 - 1);
-    let top_mask = if top_bits == 64 { u64::MAX } else { (1u64 << top_bits) - 1 };
+    let top_mask = if top_bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << top_bits) - 1
+    };
     let mut digits = vec![0u64; words];
     loop {
         for d in digits.iter_mut() {
@@ -97,7 +101,11 @@ pub(crate) fn bernoulli_u64<R: RngCore + ?Sized>(numer: u64, denom: u64, rng: &m
 }
 
 /// Bernoulli(`numer / denom`) exactly for natural numbers of any size.
-pub(crate) fn bernoulli_big<R: RngCore + ?Sized>(numer: &BigUint, denom: &BigUint, rng: &mut R) -> bool {
+pub(crate) fn bernoulli_big<R: RngCore + ?Sized>(
+    numer: &BigUint,
+    denom: &BigUint,
+    rng: &mut R,
+) -> bool {
     uniform_below_big(denom, rng) < *numer
 }
 
@@ -105,7 +113,7 @@ pub(crate) fn bernoulli_big<R: RngCore + ?Sized>(numer: &BigUint, denom: &BigUin
 /// probability `floor(p · 2^128) / 2^128`, i.e. at most `p`, within 2^-128.
 /// Used only where the privacy analysis already has slack for float error.
 pub(crate) fn bernoulli_f64_at_most<R: RngCore + ?Sized>(p: f64, rng: &mut R) -> bool {
-    if !(p > 0.0) {
+    if p.is_nan() || p <= 0.0 {
         return false;
     }
     if p >= 1.0 {
@@ -119,7 +127,7 @@ pub(crate) fn bernoulli_f64_at_most<R: RngCore + ?Sized>(p: f64, rng: &mut R) ->
 /// Bernoulli(1 − `c`) for a float complement `c`: false with probability
 /// `ceil(c · 2^128) / 2^128`, so true with probability at most `1 − c`.
 pub(crate) fn bernoulli_complement_at_most<R: RngCore + ?Sized>(c: f64, rng: &mut R) -> bool {
-    if !(c < 1.0) {
+    if c.is_nan() || c >= 1.0 {
         return false;
     }
     if c <= 0.0 {
@@ -181,7 +189,9 @@ mod tests {
         assert!(!(0..1000).any(|_| bernoulli_f64_at_most(0.0, &mut r)));
         assert!((0..1000).all(|_| bernoulli_f64_at_most(1.0, &mut r)));
         assert!(!bernoulli_f64_at_most(f64::NAN, &mut r));
-        let hits = (0..100_000).filter(|_| bernoulli_f64_at_most(0.25, &mut r)).count();
+        let hits = (0..100_000)
+            .filter(|_| bernoulli_f64_at_most(0.25, &mut r))
+            .count();
         assert!((24_000..26_000).contains(&hits), "{hits}");
     }
 }

@@ -11,7 +11,12 @@ pub fn chi_square_critical(df: usize, z: f64) -> f64 {
 /// χ² goodness of fit of integer `samples` against a distribution given by its
 /// CDF, over about `bins` bins of roughly equal expected mass.
 /// Returns `(statistic, degrees_of_freedom)`.
-pub fn chi_square(samples: &[i128], cdf: impl Fn(i128) -> f64, bins: usize, search: i128) -> (f64, usize) {
+pub fn chi_square(
+    samples: &[i128],
+    cdf: impl Fn(i128) -> f64,
+    bins: usize,
+    search: i128,
+) -> (f64, usize) {
     // Bin edges: the smallest x with cdf(x) >= j/bins, deduplicated.
     let mut edges: Vec<i128> = Vec::new();
     for j in 1..bins {
@@ -19,7 +24,11 @@ pub fn chi_square(samples: &[i128], cdf: impl Fn(i128) -> f64, bins: usize, sear
         let (mut lo, mut hi) = (-search, search);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if cdf(mid) >= target { hi = mid } else { lo = mid + 1 }
+            if cdf(mid) >= target {
+                hi = mid
+            } else {
+                lo = mid + 1
+            }
         }
         if edges.last() != Some(&lo) {
             edges.push(lo);
@@ -73,24 +82,48 @@ pub fn gaussian_cdf(sigma: f64) -> impl Fn(i128) -> f64 {
             .collect();
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
-        let cdf = weights.iter().map(|w| { acc += w; acc / total }).collect();
+        let cdf = weights
+            .iter()
+            .map(|w| {
+                acc += w;
+                acc / total
+            })
+            .collect();
         (m, cdf)
     });
     move |x: i128| match &table {
         Some((m, cdf)) => {
-            if x < -m { 0.0 } else if x >= *m { 1.0 } else { cdf[(x + m) as usize] }
+            if x < -m {
+                0.0
+            } else if x >= *m {
+                1.0
+            } else {
+                cdf[(x + m) as usize]
+            }
         }
         None => 0.5 * libm::erfc(-(x as f64 + 0.5) / (sigma * std::f64::consts::SQRT_2)),
     }
 }
 
 /// Asserts a good fit at α ≈ 1e-4 and that a 6%-off scale is rejected.
-pub fn assert_fit_and_power(samples: &[i128], cdf_true: impl Fn(i128) -> f64, cdf_wrong: impl Fn(i128) -> f64, search: i128, label: &str) {
+pub fn assert_fit_and_power(
+    samples: &[i128],
+    cdf_true: impl Fn(i128) -> f64,
+    cdf_wrong: impl Fn(i128) -> f64,
+    search: i128,
+    label: &str,
+) {
     let z = 3.719; // standard-normal quantile of 1 - 1e-4
     let (stat, df) = chi_square(samples, cdf_true, 40, search);
     let crit = chi_square_critical(df, z);
-    assert!(stat < crit, "{label}: chi2 {stat:.1} >= critical {crit:.1} (df {df}) against the true distribution");
+    assert!(
+        stat < crit,
+        "{label}: chi2 {stat:.1} >= critical {crit:.1} (df {df}) against the true distribution"
+    );
     let (stat, df) = chi_square(samples, cdf_wrong, 40, search);
     let crit = chi_square_critical(df, z);
-    assert!(stat > crit, "{label}: negative control passed (chi2 {stat:.1} < {crit:.1}): the test has no power");
+    assert!(
+        stat > crit,
+        "{label}: negative control passed (chi2 {stat:.1} < {crit:.1}): the test has no power"
+    );
 }
