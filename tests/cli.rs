@@ -1,5 +1,7 @@
 //! The `privagg` binary, tested as a process.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
+
 use std::process::Command;
 
 fn privagg() -> Command {

@@ -1,0 +1,218 @@
+//! The ledger across OS processes: concurrent charges never overspend, and
+//! SIGKILL at random moments never loses a committed charge.
+//!
+//! Child processes are this test binary re-run on the ignored test
+//! `child_charger`, configured through environment variables.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use privagg_budget::{BudgetError, ChargeRequest, Ledger, Limit, PrivacyCost, Scope, SqliteLedger};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const ENV_DB: &str = "PRIVAGG_TEST_CHILD_DB";
+const ENV_ID: &str = "PRIVAGG_TEST_CHILD_ID";
+const ENV_COUNT: &str = "PRIVAGG_TEST_CHILD_COUNT";
+const ENV_LIMIT: &str = "PRIVAGG_TEST_CHILD_LIMIT";
+
+fn charge_request(child: &str, i: u64, epsilon_thousandths: u64, limit: f64) -> ChargeRequest {
+    ChargeRequest {
+        request_id: format!("{child}-{i}"),
+        analyst: "shared".into(),
+        request_text: format!("child {child} charge {i}"),
+        cost: PrivacyCost::parse(&format!("0.{epsilon_thousandths:03}"), "0").expect("cost"),
+        scopes: vec![
+            (
+                Scope::Analyst("shared".into()),
+                Limit::epsilon_delta(limit, 0.0).expect("limit"),
+            ),
+            (
+                Scope::Table("customers".into()),
+                Limit::epsilon_delta(limit * 2.0, 0.0).expect("limit"),
+            ),
+        ],
+    }
+}
+
+/// Not a test: the body of a child process. Charges `COUNT` times (0 = until
+/// killed) and prints `committed <id> <units>` after each charge returns.
+#[test]
+#[ignore = "run only as a child process of the tests below"]
+fn child_charger() {
+    let (Ok(db), Ok(id)) = (std::env::var(ENV_DB), std::env::var(ENV_ID)) else {
+        return;
+    };
+    let count: u64 = std::env::var(ENV_COUNT)
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let limit: f64 = std::env::var(ENV_LIMIT)
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1000.0);
+    let ledger = SqliteLedger::open(&db).expect("child opens ledger");
+    let mut rng = StdRng::seed_from_u64(id.bytes().map(u64::from).sum());
+    let mut i = 0;
+    while count == 0 || i < count {
+        let eps = rng.random_range(10..=50);
+        let req = charge_request(&id, i, eps, limit);
+        match ledger.charge(&req) {
+            Ok(r) => println!("committed {} {}", r.request_id, r.cost.epsilon.units()),
+            Err(BudgetError::BudgetExhausted { .. }) => println!("exhausted {}", req.request_id),
+            Err(e) => println!("error {} {e}", req.request_id),
+        }
+        i += 1;
+    }
+}
+
+fn spawn_child(db: &Path, id: &str, count: u64, limit: f64) -> Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--ignored",
+            "--exact",
+            "child_charger",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ENV_DB, db)
+        .env(ENV_ID, id)
+        .env(ENV_COUNT, count.to_string())
+        .env(ENV_LIMIT, limit.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child")
+}
+
+/// The part of a child's output line after `tag` (the test harness may print
+/// `test child_charger ... ` in front of the first line).
+fn after<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
+    line.find(tag).map(|i| &line[i + tag.len()..])
+}
+
+/// `committed` lines of a child: request id -> ε units.
+fn committed(lines: &[String]) -> HashMap<String, u128> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let mut parts = after(l, "committed ")?.split(' ');
+            Some((parts.next()?.to_string(), parts.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn sixteen_processes_never_overspend() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("ledger.db");
+    SqliteLedger::open(&db).expect("create");
+    let limit = 30.0; // 16 × 100 charges of ~0.03 ask for ~48: the limit binds.
+    let children: Vec<Child> = (0..16)
+        .map(|i| spawn_child(&db, &format!("c{i}"), 100, limit))
+        .collect();
+    let mut reported = HashMap::new();
+    let mut exhausted = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("child output");
+        assert!(out.status.success(), "child failed");
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert!(
+            !lines.iter().any(|l| after(l, "error ").is_some()),
+            "storage errors: {lines:?}"
+        );
+        exhausted += lines
+            .iter()
+            .filter(|l| after(l, "exhausted ").is_some())
+            .count();
+        reported.extend(committed(&lines));
+    }
+    let ledger = SqliteLedger::open(&db).expect("open");
+    let spent = ledger
+        .spent(&Scope::Analyst("shared".into()))
+        .expect("spent")
+        .epsilon
+        .units();
+    let limit_units = 30u128 * 10u128.pow(30);
+    assert!(spent <= limit_units, "overspent: {spent} > {limit_units}");
+    assert!(
+        exhausted > 0,
+        "the limit never bound: the test proves nothing"
+    );
+    assert_eq!(
+        spent,
+        reported.values().sum::<u128>(),
+        "ledger total != sum of charges the processes saw succeed"
+    );
+    assert_eq!(ledger.charges().expect("charges").len(), reported.len());
+    assert_eq!(reported.len() + exhausted, 1600);
+    assert!(ledger.verify_audit().expect("verify").is_intact());
+}
+
+#[test]
+fn sigkill_never_loses_a_committed_charge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("ledger.db");
+    SqliteLedger::open(&db).expect("create");
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut reported = HashMap::new();
+    let kills = 60;
+    for k in 0..kills {
+        let mut child = spawn_child(&db, &format!("k{k}"), 0, 1_000_000.0);
+        let stdout = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        std::thread::sleep(Duration::from_millis(rng.random_range(5..80)));
+        child.kill().expect("SIGKILL"); // std's kill() sends SIGKILL on Unix
+        child.wait().expect("reap");
+        let lines = reader.join().expect("reader");
+        reported.extend(committed(&lines));
+    }
+    let ledger = SqliteLedger::open(&db).expect("open after crashes");
+    assert_eq!(ledger.integrity_check().expect("integrity"), "ok");
+    let stored: HashMap<String, u128> = ledger
+        .charges()
+        .expect("charges")
+        .into_iter()
+        .map(|c| (c.request_id, c.cost.epsilon.units()))
+        .collect();
+    assert!(
+        !reported.is_empty(),
+        "no child committed anything: the test proves nothing"
+    );
+    for (id, units) in &reported {
+        assert_eq!(
+            stored.get(id),
+            Some(units),
+            "charge {id} was reported committed but is missing"
+        );
+    }
+    let spent = ledger
+        .spent(&Scope::Analyst("shared".into()))
+        .expect("spent")
+        .epsilon
+        .units();
+    assert_eq!(
+        spent,
+        stored.values().sum::<u128>(),
+        "spend and charges disagree after crashes"
+    );
+    assert!(ledger.verify_audit().expect("verify").is_intact());
+    eprintln!(
+        "{kills} kills, {} charges reported committed, {} stored",
+        reported.len(),
+        stored.len()
+    );
+}
