@@ -196,20 +196,25 @@ impl SqliteLedger {
 /// with [`BudgetError::Busy`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Retries of [`wait_for_lock`]: about [`BUSY_TIMEOUT`] of sleeps capped at 5 ms.
-const BUSY_RETRIES: i32 = 2_010;
+/// Sleeps of [`wait_for_lock`], in µs, by retry; the last repeats.
+const BUSY_SLEEPS_US: [u64; 8] = [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 20_000];
 
-/// SQLite's default busy handler backs off to 100 ms sleeps, so a process
-/// that loses a few races waits seconds while others commit (measured: max
-/// charge latency ~2 s with 8 processes). This one starts at 0.25 ms and
-/// doubles every two retries up to 5 ms: waiting processes stay in the race
-/// without spinning the CPU the lock holder needs.
+/// Busy handler for the write lock. SQLite's default backs off to 100 ms
+/// sleeps starting at 1 ms, so a process that loses a few races can wait
+/// seconds while others commit (measured: max charge latency 1.3–2 s with 8
+/// processes charging back to back). This one starts at 0.25 ms (a charge
+/// holds the lock for about that long) and doubles up to 20 ms. Gives up
+/// after [`BUSY_TIMEOUT`].
 fn wait_for_lock(retries: i32) -> bool {
-    if retries >= BUSY_RETRIES {
+    let last = BUSY_SLEEPS_US.len() - 1;
+    let idx = usize::try_from(retries).unwrap_or(0);
+    let slept: u64 = BUSY_SLEEPS_US.iter().take(idx).sum::<u64>()
+        + BUSY_SLEEPS_US[last] * (idx.saturating_sub(BUSY_SLEEPS_US.len()) as u64);
+    if slept >= BUSY_TIMEOUT.as_micros() as u64 {
         return false;
     }
-    let micros = (250u64 << (retries / 2).min(5)).min(5_000);
-    std::thread::sleep(Duration::from_micros(micros));
+    let us = BUSY_SLEEPS_US.get(idx).copied().unwrap_or(BUSY_SLEEPS_US[last]);
+    std::thread::sleep(Duration::from_micros(us));
     true
 }
 
