@@ -213,7 +213,10 @@ fn wait_for_lock(retries: i32) -> bool {
     if slept >= BUSY_TIMEOUT.as_micros() as u64 {
         return false;
     }
-    let us = BUSY_SLEEPS_US.get(idx).copied().unwrap_or(BUSY_SLEEPS_US[last]);
+    let us = BUSY_SLEEPS_US
+        .get(idx)
+        .copied()
+        .unwrap_or(BUSY_SLEEPS_US[last]);
     std::thread::sleep(Duration::from_micros(us));
     true
 }

@@ -18,8 +18,17 @@ pub struct ConfidenceInterval {
 }
 
 impl ConfidenceInterval {
-    /// The interval `released ± half_width`, rounded outwards.
+    /// The interval `released ± half_width`, rounded outwards when the float
+    /// arithmetic is not exact (it is for integers below 2^53).
     pub fn around(released: f64, half_width: f64, confidence: f64) -> Self {
+        let exact = |x: f64| x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0;
+        if exact(released) && exact(half_width) {
+            return Self {
+                low: released - half_width,
+                high: released + half_width,
+                confidence,
+            };
+        }
         Self {
             low: (released - half_width).next_down(),
             high: (released + half_width).next_up(),

@@ -1,1 +1,32 @@
-//! SQL layer (in progress).
+//! # privagg-sql
+//!
+//! Differentially private SQL on DataFusion: the catalog, the dialect
+//! (`SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (...)`, `SET privagg.x`), the
+//! analysis and rewrite of a query into a bounded exact aggregation made of
+//! DataFusion operators and privagg functions, and the release: partition
+//! selection, exact integer noise, post-processing, confidence intervals.
+//!
+//! The embedded API is [`PrivateContext`].
+
+mod analyze;
+mod bounded;
+pub mod budget_split;
+pub mod catalog;
+mod context;
+pub mod dialect;
+mod error;
+mod noise_release;
+pub mod options;
+mod prepare;
+mod register;
+pub mod release;
+mod syntax;
+pub mod udf;
+mod upper;
+
+pub use catalog::{Catalog, ColumnConfig, TableConfig};
+pub use context::{Explanation, PrivateContext, QueryConfig};
+pub use error::{Result, SqlError};
+pub use options::{GroupSelection, OptionValues};
+pub use register::TableSource;
+pub use release::{CellAccuracy, Release, ReleaseMetadata};

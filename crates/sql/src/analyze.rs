@@ -1,0 +1,469 @@
+//! Semantic analysis of a planned query: finds the one aggregation, checks
+//! that everything below it is row-level (filters, projections, joins with
+//! public tables, sub-queries without aggregation), threads the privacy unit
+//! through to the aggregation's input, and describes each aggregate.
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchemaRef, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::{Aggregate, Expr, ExprSchemable, LogicalPlan, Projection};
+
+use crate::catalog::Catalog;
+use crate::error::{Result, rejected};
+use crate::register::Views;
+use crate::udf::BOUNDS_UDF_NAME;
+
+/// The name of the privacy-unit column threaded through the input plan.
+pub(crate) const UNIT: &str = "__privagg_unit";
+
+/// What an aggregate computes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum AggKind {
+    /// `COUNT(*)`: rows, at most L∞ per unit and group.
+    CountRows,
+    /// `COUNT(col)`: non-NULL values.
+    CountValues,
+    /// `COUNT(DISTINCT <privacy unit>)`.
+    CountUnits,
+    /// `SUM(x)`: the unit's per-group total clamped to the bounds.
+    Sum,
+    /// `AVG(x)`.
+    Mean,
+    /// `VAR_POP(x)`.
+    Variance,
+    /// `STDDEV_POP(x)`.
+    StdDev,
+    /// `PERCENTILE_CONT(x, p)` / `MEDIAN(x)`.
+    Percentile(f64),
+}
+
+/// One aggregate of the query.
+#[derive(Clone, Debug)]
+pub(crate) struct AggCall {
+    /// What it computes.
+    pub kind: AggKind,
+    /// Its row-level argument (bounds marker removed).
+    pub value: Option<Expr>,
+    /// Bounds: per-unit-per-group for SUM, per value otherwise.
+    pub bounds: Option<(f64, f64)>,
+    /// Its field in the aggregation's output schema.
+    pub field: Column,
+    /// As written (for messages and metadata).
+    pub label: String,
+}
+
+/// The analysed query.
+pub(crate) struct Analysis {
+    /// The analyst's whole plan (the aggregation is replaced at release).
+    pub plan: LogicalPlan,
+    /// The aggregation's output schema.
+    pub aggregate_schema: DFSchemaRef,
+    /// Row-level input with the privacy unit threaded through as [`UNIT`].
+    pub input: LogicalPlan,
+    /// The unit column in `input`'s schema.
+    pub unit: Column,
+    /// Private tables read (catalog names).
+    pub private_tables: Vec<String>,
+    /// Group-key expressions over `input`.
+    pub keys: Vec<Expr>,
+    /// Public values of every key, when all keys are declared public.
+    pub public_values: Option<Vec<Vec<ScalarValue>>>,
+    /// The aggregates.
+    pub aggregates: Vec<AggCall>,
+}
+
+/// Analyses a logical plan made from the analyst's SQL.
+pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<Analysis> {
+    let aggregate = find_aggregate(&plan)?;
+    check_above(&plan)?;
+    let mut private_tables = Vec::new();
+    check_input(&aggregate.input, catalog, views, &mut private_tables)?;
+    if private_tables.is_empty() {
+        return Err(rejected("the query reads no private table: privagg answers aggregate queries over the private tables of its catalog"));
+    }
+    private_tables.dedup();
+    let input = thread_unit(aggregate.input.as_ref().clone(), catalog, views)?;
+    let unit = input
+        .schema()
+        .columns()
+        .into_iter()
+        .find(|c| c.name == UNIT)
+        .ok_or_else(|| rejected("internal: the privacy unit could not be threaded through the query"))?;
+    let input = filter_unit_not_null(input, &unit)?;
+    let n_keys = aggregate.group_expr.len();
+    let fields: Vec<Column> = aggregate.schema.columns();
+    let aggregates = aggregate
+        .aggr_expr
+        .iter()
+        .zip(fields.iter().skip(n_keys))
+        .map(|(e, field)| describe_aggregate(e, field.clone(), catalog))
+        .collect::<Result<Vec<_>>>()?;
+    if aggregates.is_empty() {
+        return Err(rejected("the query has GROUP BY but no aggregate: add COUNT(*) or another aggregate (group keys alone are released only with a statistic)"));
+    }
+    let public_values = public_values(&aggregate.group_expr, &input, catalog)?;
+    Ok(Analysis {
+        aggregate_schema: Arc::clone(&aggregate.schema),
+        keys: aggregate.group_expr.clone(),
+        plan,
+        input,
+        unit,
+        private_tables,
+        public_values,
+        aggregates,
+    })
+}
+
+fn find_aggregate(plan: &LogicalPlan) -> Result<Aggregate> {
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::Aggregate(a) => return Ok(a.clone()),
+            LogicalPlan::Projection(_) | LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
+                match node.inputs().first() {
+                    Some(input) => node = input,
+                    None => break,
+                }
+            }
+            LogicalPlan::Window(_) => return Err(rejected("window functions (OVER ...) are not supported: they release per-row values")),
+            LogicalPlan::Distinct(_) => return Err(rejected("SELECT DISTINCT is not supported: GROUP BY the columns to list their groups")),
+            LogicalPlan::Union(_) => return Err(rejected("UNION is not supported: run each SELECT as its own query")),
+            _ => break,
+        }
+    }
+    Err(rejected(
+        "the query returns rows of a private table: only aggregates (COUNT, SUM, AVG, VAR_POP, STDDEV, PERCENTILE_CONT, MEDIAN) grouped by keys can be released",
+    ))
+}
+
+/// Nodes above the aggregation may only filter, sort, limit and compute over released values.
+fn check_above(plan: &LogicalPlan) -> Result<()> {
+    let mut node = plan;
+    while !matches!(node, LogicalPlan::Aggregate(_)) {
+        for e in node.expressions() {
+            check_expr_row_level(&e, "HAVING / ORDER BY / the select list")?;
+        }
+        match node.inputs().first() {
+            Some(input) => node = input,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// No sub-queries or window functions inside expressions.
+fn check_expr_row_level(expr: &Expr, place: &str) -> Result<()> {
+    let mut problem = None;
+    expr.apply(|e| {
+        problem = match e {
+            Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_) => {
+                Some(format!("sub-queries in {place} are not supported: join the table instead"))
+            }
+            Expr::WindowFunction(_) => Some("window functions (OVER ...) are not supported".to_string()),
+            _ => None,
+        };
+        Ok(if problem.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    })
+    .map_err(|e| rejected(e.to_string()))?;
+    match problem {
+        Some(p) => Err(rejected(p)),
+        None => Ok(()),
+    }
+}
+
+/// Everything below the aggregation must be row-level.
+fn check_input(plan: &LogicalPlan, catalog: &Catalog, views: &Views, private: &mut Vec<String>) -> Result<()> {
+    match plan {
+        LogicalPlan::SubqueryAlias(alias) => {
+            // A catalog table, inlined by DataFusion as an alias over its view.
+            if let Some(name) = views.private_table(&alias.input) {
+                private.push(name.to_string());
+                return Ok(());
+            }
+            if views.is_public(&alias.input) {
+                return Ok(());
+            }
+        }
+        LogicalPlan::TableScan(scan) => {
+            return Err(rejected(format!("table '{}' is not in the catalog", scan.table_name.table())));
+        }
+        LogicalPlan::Aggregate(_) => {
+            return Err(rejected("aggregation in a sub-query is not supported: aggregate once, at the top level (per-unit pre-aggregation is done by privagg)"));
+        }
+        LogicalPlan::Sort(_) => return Err(rejected("ORDER BY on private rows before aggregation is not supported: order the released results instead")),
+        LogicalPlan::Limit(_) => return Err(rejected("LIMIT before aggregation is not supported: it selects rows by position; filter with WHERE instead")),
+        LogicalPlan::Window(_) => return Err(rejected("window functions (OVER ...) are not supported")),
+        LogicalPlan::Distinct(_) => return Err(rejected("DISTINCT in a sub-query is not supported")),
+        LogicalPlan::Union(_) => return Err(rejected("UNION is not supported: run each SELECT as its own query")),
+        LogicalPlan::Join(join) => {
+            let mut left = Vec::new();
+            let mut right = Vec::new();
+            check_input(&join.left, catalog, views, &mut left)?;
+            check_input(&join.right, catalog, views, &mut right)?;
+            if !left.is_empty() && !right.is_empty() && !joins_on_unit(join, &left, &right, catalog) {
+                return Err(rejected(format!(
+                    "joining private tables '{}' and '{}' is only supported on their privacy units (JOIN ... ON a.<unit> = b.<unit>)",
+                    left[0], right[0]
+                )));
+            }
+            private.extend(left);
+            private.extend(right);
+            return Ok(());
+        }
+        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => {}
+        other => return Err(rejected(format!("this query shape is not supported ({})", other.display()))),
+    }
+    for e in plan.expressions() {
+        check_expr_row_level(&e, "WHERE or FROM")?;
+        if let Some(agg) = first_aggregate(&e) {
+            return Err(rejected(format!("aggregate {agg} below the top level is not supported")));
+        }
+    }
+    for input in plan.inputs() {
+        check_input(input, catalog, views, private)?;
+    }
+    Ok(())
+}
+
+fn first_aggregate(expr: &Expr) -> Option<String> {
+    let mut found = None;
+    let _ = expr.apply(|e| {
+        if let Expr::AggregateFunction(f) = e {
+            found = Some(f.func.name().to_string());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+fn joins_on_unit(join: &datafusion::logical_expr::Join, left: &[String], right: &[String], catalog: &Catalog) -> bool {
+    let unit_of = |tables: &[String]| -> Vec<String> {
+        tables.iter().filter_map(|t| catalog.table(t)).map(|t| t.privacy_unit.to_lowercase()).collect()
+    };
+    let (lu, ru) = (unit_of(left), unit_of(right));
+    join.on.iter().any(|(l, r)| match (l, r) {
+        (Expr::Column(a), Expr::Column(b)) => lu.contains(&a.name.to_lowercase()) && ru.contains(&b.name.to_lowercase()),
+        _ => false,
+    })
+}
+
+/// Adds the privacy unit as [`UNIT`] to every private scan and carries it
+/// through every projection up to the aggregation's input.
+fn thread_unit(input: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<LogicalPlan> {
+    input
+        .transform_up(|node| {
+            match node {
+                LogicalPlan::SubqueryAlias(ref alias) if views.private_table(&alias.input).is_some() => {
+                    let name = views.private_table(&alias.input).unwrap_or_default();
+                    let Some(table) = catalog.table(name) else {
+                        return Ok(Transformed::no(node));
+                    };
+                    let schema = Arc::clone(alias.input.schema());
+                    let _ = schema;
+                    let columns = node.schema().columns();
+                    let unit = columns
+                        .iter()
+                        .find(|c| c.name == table.privacy_unit)
+                        .cloned()
+                        .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("privacy unit of '{}' is not scanned", table.name)))?;
+                    let qualifier = unit.relation.clone();
+                    let mut exprs: Vec<Expr> = columns.into_iter().map(Expr::Column).collect();
+                    exprs.push(Expr::Column(unit).alias_qualified(qualifier, UNIT));
+                    let projection = Projection::try_new(exprs, Arc::new(node))?;
+                    Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+                }
+                LogicalPlan::Projection(p) => {
+                    let outputs = p.schema.columns();
+                    let mut exprs = p.expr.clone();
+                    for c in p.input.schema().columns() {
+                        if c.name == UNIT && !outputs.iter().any(|o| o.name == UNIT && o.relation == c.relation) {
+                            exprs.push(Expr::Column(c));
+                        }
+                    }
+                    Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, p.input)?)))
+                }
+                other => Ok(Transformed::yes(other.recompute_schema()?)),
+            }
+        })
+        .map(|t| t.data)
+        .map_err(|e| rejected(crate::syntax::clean(&e.to_string())))
+}
+
+fn filter_unit_not_null(input: LogicalPlan, unit: &Column) -> Result<LogicalPlan> {
+    datafusion::logical_expr::LogicalPlanBuilder::from(input)
+        .filter(Expr::Column(unit.clone()).is_not_null())
+        .and_then(|b| b.build())
+        .map_err(|e| rejected(e.to_string()))
+}
+
+fn literal_f64(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Float64).ok()? {
+            ScalarValue::Float64(x) => x,
+            _ => None,
+        },
+        Expr::Cast(c) => literal_f64(&c.expr),
+        Expr::TryCast(c) => literal_f64(&c.expr),
+        Expr::Negative(inner) => literal_f64(inner).map(|x| -x),
+        _ => None,
+    }
+}
+
+/// Splits `privagg_bounds(x, lo, hi)` into `x` and its bounds.
+fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
+    let inner = match arg {
+        Expr::Cast(c) => &*c.expr,
+        other => other,
+    };
+    if let Expr::ScalarFunction(f) = inner
+        && f.func.name() == BOUNDS_UDF_NAME
+    {
+        let [x, lo, hi] = f.args.as_slice() else {
+            return Err(rejected("bounds take two values: (lower, upper)"));
+        };
+        let (Some(lo), Some(hi)) = (literal_f64(lo), literal_f64(hi)) else {
+            return Err(rejected("contribution bounds must be number literals"));
+        };
+        if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+            return Err(rejected(format!("contribution bounds ({lo}, {hi}) must be finite with lower <= upper")));
+        }
+        let x = match x {
+            Expr::Cast(c) => (*c.expr).clone(),
+            other => other.clone(),
+        };
+        return Ok((x, Some((lo, hi))));
+    }
+    Ok((arg.clone(), None))
+}
+
+/// Catalog bounds of a bare column of a private table.
+fn catalog_bounds(value: &Expr, catalog: &Catalog) -> Option<(f64, f64)> {
+    let Expr::Column(c) = strip_casts(value) else { return None };
+    catalog.tables.iter().find_map(|t| {
+        let cfg = t.columns.get(&c.name)?;
+        Some((cfg.lower?, cfg.upper?))
+    })
+}
+
+fn strip_casts(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast(c) => strip_casts(&c.expr),
+        Expr::TryCast(c) => strip_casts(&c.expr),
+        other => other,
+    }
+}
+
+fn is_unit_column(e: &Expr, catalog: &Catalog) -> bool {
+    matches!(strip_casts(e), Expr::Column(c) if c.name == UNIT || catalog.tables.iter().any(|t| t.privacy_unit == c.name))
+}
+
+fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<AggCall> {
+    let inner = match expr {
+        Expr::Alias(a) => &*a.expr,
+        other => other,
+    };
+    let label = inner.human_display().to_string();
+    let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
+        return Err(rejected(format!("{label} is not an aggregate")));
+    };
+    let name = func.name().to_lowercase();
+    if params.filter.is_some() {
+        return Err(rejected(format!("FILTER (WHERE ...) on {name} is not supported: put the condition in WHERE")));
+    }
+    if !params.order_by.is_empty() {
+        return Err(rejected(format!("ORDER BY inside {name} is not supported")));
+    }
+    let first = params.args.first();
+    let (value, explicit) = match first {
+        Some(a) => {
+            let (v, b) = strip_bounds(a)?;
+            (Some(v), b)
+        }
+        None => (None, None),
+    };
+    let kind = match name.as_str() {
+        "count" => {
+            let is_star = value.as_ref().is_none_or(|v| matches!(v, Expr::Literal(..)));
+            if params.distinct {
+                match &value {
+                    Some(v) if is_unit_column(v, catalog) => AggKind::CountUnits,
+                    _ => return Err(rejected("COUNT(DISTINCT ...) is only supported on the privacy unit (it counts customers); use COUNT(*) or GROUP BY the column")),
+                }
+            } else if is_star {
+                AggKind::CountRows
+            } else {
+                AggKind::CountValues
+            }
+        }
+        "sum" => AggKind::Sum,
+        "avg" | "mean" => AggKind::Mean,
+        "var_pop" => AggKind::Variance,
+        "stddev_pop" => AggKind::StdDev,
+        "median" => AggKind::Percentile(0.5),
+        "percentile_cont" | "quantile_cont" => {
+            let p = params.args.get(1).and_then(literal_f64).filter(|p| (0.0..=1.0).contains(p));
+            AggKind::Percentile(p.ok_or_else(|| rejected("PERCENTILE_CONT(x, p) needs a literal p between 0 and 1"))?)
+        }
+        "min" | "max" => {
+            return Err(rejected(format!(
+                "{} is not supported: it depends on a single customer; use PERCENTILE_CONT(x, {}) for a robust extreme",
+                name.to_uppercase(),
+                if name == "min" { "0.05" } else { "0.95" }
+            )));
+        }
+        "var" | "var_samp" | "var_sample" | "stddev_samp" => {
+            return Err(rejected(format!("{} (sample) is not supported: use VAR_POP / STDDEV_POP", name.to_uppercase())));
+        }
+        other => {
+            return Err(rejected(format!(
+                "aggregate {} is not supported: use COUNT, SUM, AVG, VAR_POP, STDDEV, PERCENTILE_CONT or MEDIAN",
+                other.to_uppercase()
+            )));
+        }
+    };
+    if params.distinct && kind != AggKind::CountUnits {
+        return Err(rejected(format!("DISTINCT inside {} is not supported", name.to_uppercase())));
+    }
+    let needs_bounds = !matches!(kind, AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits);
+    let bounds = explicit.or_else(|| value.as_ref().and_then(|v| catalog_bounds(v, catalog)));
+    if needs_bounds && bounds.is_none() {
+        let what = value.as_ref().map(|v| v.to_string()).unwrap_or_default();
+        return Err(rejected(format!(
+            "{label} needs bounds: declare lower and upper for the column under [tables.columns.<column>] in the catalog, or write {}({what}, contribution_bounds_per_group => (lower, upper))",
+            name.to_uppercase()
+        )));
+    }
+    if let Some(v) = &value {
+        check_expr_row_level(v, "an aggregate argument")?;
+    }
+    Ok(AggCall { kind, value, bounds, field, label })
+}
+
+/// Public values per key when every key is a column with declared public values.
+fn public_values(keys: &[Expr], input: &LogicalPlan, catalog: &Catalog) -> Result<Option<Vec<Vec<ScalarValue>>>> {
+    let schema = input.schema();
+    let mut out = Vec::new();
+    for k in keys {
+        let Expr::Column(c) = strip_casts(k) else { return Ok(None) };
+        let Some(values) = catalog.tables.iter().find_map(|t| t.columns.get(&c.name)?.public_values.clone()) else {
+            return Ok(None);
+        };
+        let ty = k.get_type(schema.as_ref()).map_err(|e| rejected(e.to_string()))?;
+        let mut typed = Vec::new();
+        for v in values {
+            let scalar = match &v {
+                toml::Value::String(s) => ScalarValue::Utf8(Some(s.clone())),
+                toml::Value::Integer(i) => ScalarValue::Int64(Some(*i)),
+                toml::Value::Float(f) => ScalarValue::Float64(Some(*f)),
+                toml::Value::Boolean(b) => ScalarValue::Boolean(Some(*b)),
+                other => return Err(rejected(format!("public value {other} of column '{}' must be a string, number or boolean", c.name))),
+            };
+            typed.push(scalar.cast_to(&ty).map_err(|_| rejected(format!("public value {v} does not fit column '{}' of type {ty}", c.name)))?);
+        }
+        out.push(typed);
+    }
+    Ok(if keys.is_empty() { None } else { Some(out) })
+}

@@ -1,0 +1,136 @@
+//! The bounded exact aggregation: the analyst's row-level input, then per
+//! (unit, group) partial aggregates, L0 bounding (at most k groups per unit,
+//! picked at random by a salted hash), L∞ bounding and clamping, and exact
+//! per-group integer sums on the noise lattice. Only DataFusion operators and
+//! the privagg functions of [`crate::udf`] appear in it.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit, when};
+
+use crate::analyze::{AggKind, Analysis};
+use crate::budget_split::{AggregatePlan, ComponentKind};
+use crate::error::{Result, rejected};
+use crate::udf::{Cap, GroupHash, LATTICE_TYPE, ToLattice};
+
+/// Column of distinct units per group in the result.
+pub(crate) const UNITS: &str = "__privagg_units";
+const ROWS: &str = "__privagg_rows";
+const RANK: &str = "__privagg_rank";
+
+fn key_name(i: usize) -> String {
+    format!("__privagg_key{i}")
+}
+
+fn call(udf: impl datafusion::logical_expr::ScalarUDFImpl + 'static, args: Vec<Expr>) -> Expr {
+    Arc::new(ScalarUDF::from(udf)).call(args)
+}
+
+fn decimal(v: i128) -> Expr {
+    lit(ScalarValue::Decimal128(Some(v), 38, 0))
+}
+
+/// `privagg_to_lattice(CAST(x AS DOUBLE), lo, hi, offset, exponent, power)`.
+fn lattice(x: &Expr, lo: f64, hi: f64, offset: f64, exponent: i32, power: i64) -> Expr {
+    call(
+        ToLattice::new(),
+        vec![cast(x.clone(), DataType::Float64), lit(lo), lit(hi), lit(offset), lit(i64::from(exponent)), lit(power)],
+    )
+}
+
+fn least(v: Expr, cap: i64) -> Expr {
+    when(v.clone().gt(lit(cap)), lit(cap)).otherwise(v).unwrap_or_else(|_| lit(cap))
+}
+
+/// Builds the bounded aggregation: one row per group with [`UNITS`], the
+/// key columns `__privagg_key{i}` and one exact column per component.
+pub(crate) fn bounded_plan(analysis: &Analysis, aggregates: &[AggregatePlan], max_groups: u32, max_rows: u32, salt: i64) -> Result<LogicalPlan> {
+    let fail = |e: datafusion::error::DataFusionError| rejected(crate::syntax::clean(&e.to_string()));
+    let rows_cap = i64::from(max_rows);
+    let mut input = LogicalPlanBuilder::from(analysis.input.clone());
+    if let Some(publics) = &analysis.public_values {
+        // Public groups: rows outside the declared values never count.
+        for (key, values) in analysis.keys.iter().zip(publics) {
+            let list = values.iter().cloned().map(lit).collect();
+            input = input.filter(key.clone().in_list(list, false)).map_err(fail)?;
+        }
+    }
+    // Stage 1: per (unit, group) partials.
+    let mut group: Vec<Expr> = vec![Expr::Column(analysis.unit.clone()).alias(crate::analyze::UNIT)];
+    group.extend(analysis.keys.iter().enumerate().map(|(i, k)| k.clone().alias(key_name(i))));
+    let mut partials: Vec<Expr> = vec![count(lit(1i64)).alias(ROWS)];
+    for a in aggregates {
+        let value = a.call.value.clone().unwrap_or_else(|| lit(1i64));
+        let (lo, hi) = a.call.bounds.unwrap_or((0.0, 0.0));
+        let mid = (lo + hi) / 2.0;
+        for c in &a.components {
+            let name = format!("{}_p", c.column);
+            let e = c.grid.exponent();
+            let partial = match (c.kind, &a.call.kind) {
+                (ComponentKind::Count, AggKind::CountRows | AggKind::CountUnits) => count(lit(1i64)),
+                (ComponentKind::Count, AggKind::CountValues) => count(value.clone()),
+                // Numeric aggregates count their non-NULL, non-NaN values.
+                (ComponentKind::Count, _) => count(lattice(&value, lo, hi, mid, 0, 1)),
+                (ComponentKind::Sum, _) => {
+                    let edge = c.grid.max_magnitude();
+                    sum(lattice(&value, -edge, edge, 0.0, e, 1))
+                }
+                (ComponentKind::NormalizedSum, _) => sum(lattice(&value, lo, hi, mid, e, 1)),
+                (ComponentKind::NormalizedSquares, _) => sum(lattice(&value, lo, hi, mid, e, 2)),
+            };
+            partials.push(partial.alias(name));
+        }
+    }
+    let mut per_unit = input.aggregate(group, partials).map_err(fail)?;
+    // L0: keep at most k groups per unit, the k with the smallest salted hash.
+    if !analysis.keys.is_empty() {
+        let keys: Vec<Expr> = (0..analysis.keys.len()).map(|i| col(Column::from_name(key_name(i)))).collect();
+        let mut hash_args = vec![lit(salt)];
+        hash_args.extend(keys);
+        let rank = row_number()
+            .partition_by(vec![col(Column::from_name(crate::analyze::UNIT))])
+            .order_by(vec![call(GroupHash::new(), hash_args).sort(true, true)])
+            .build()
+            .map_err(fail)?
+            .alias(RANK);
+        per_unit = per_unit
+            .window(vec![rank])
+            .map_err(fail)?
+            .filter(col(Column::from_name(RANK)).lt_eq(lit(u64::from(max_groups))))
+            .map_err(fail)?;
+    }
+    // Stage 2: per group, exact integer sums of bounded contributions.
+    let mut totals: Vec<Expr> = vec![count(lit(1i64)).alias(UNITS)];
+    for a in aggregates {
+        for c in &a.components {
+            let p = col(Column::from_name(format!("{}_p", c.column)));
+            let contribution = match (c.kind, &a.call.kind) {
+                (ComponentKind::Count, AggKind::CountUnits) => lit(1i64),
+                (ComponentKind::Count, _) => least(p, rows_cap),
+                (ComponentKind::Sum, _) => {
+                    let (lo, hi) = c.clamp.unwrap_or((0, 0));
+                    when(p.clone().lt(decimal(lo)), decimal(lo))
+                        .when(p.clone().gt(decimal(hi)), decimal(hi))
+                        .otherwise(p)
+                        .map_err(fail)?
+                }
+                (ComponentKind::NormalizedSum | ComponentKind::NormalizedSquares, _) => {
+                    let count_col = col(Column::from_name(format!("{}_p", a.components[0].column)));
+                    call(Cap::new(), vec![cast(p, LATTICE_TYPE), count_col, lit(rows_cap)])
+                }
+            };
+            totals.push(sum(contribution).alias(c.column.clone()));
+        }
+    }
+    let keys: Vec<Expr> = (0..analysis.keys.len()).map(|i| col(Column::from_name(key_name(i)))).collect();
+    per_unit.aggregate(keys, totals).and_then(|b| b.build()).map_err(fail)
+}
+
+/// Name of key column `i` in the bounded result.
+pub(crate) fn key_column(i: usize) -> String {
+    key_name(i)
+}

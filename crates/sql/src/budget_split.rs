@@ -1,0 +1,159 @@
+//! How a query's ε is split and each noisy component is calibrated, from
+//! public parameters only (options, bounds, catalog): done before anything
+//! is charged or read, and shown by `explain`.
+
+use num_rational::BigRational;
+use privagg_noise::{Delta, Epsilon, Grid, L1Sensitivity, LaplaceMechanism, PartitionSelector, PrivacyLoss};
+use serde::Serialize;
+
+use crate::analyze::{AggCall, AggKind};
+use crate::error::{Result, rejected};
+use crate::options::GroupSelection;
+
+/// What a noisy component measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    /// A count (rows, values or units), capped per unit and group.
+    Count,
+    /// A per-unit-per-group clamped total.
+    Sum,
+    /// Σ (clamp(x) − mid), reweighted to at most L∞ rows per unit and group.
+    NormalizedSum,
+    /// Σ (clamp(x) − mid)², reweighted likewise.
+    NormalizedSquares,
+}
+
+/// One noisy integer sum of the release.
+#[derive(Clone, Debug)]
+pub struct Component {
+    /// What it measures.
+    pub kind: ComponentKind,
+    /// The mechanism (integer Laplace on the lattice).
+    pub mechanism: LaplaceMechanism,
+    /// Value units per lattice step (1 for counts).
+    pub grid: Grid,
+    /// Lattice sensitivity used to calibrate.
+    pub sensitivity: L1Sensitivity,
+    /// Lattice clamp for `Sum` (per unit and group).
+    pub clamp: Option<(i128, i128)>,
+    /// Name of its column in the bounded aggregation.
+    pub column: String,
+}
+
+impl Component {
+    /// The exact loss of this component.
+    pub fn loss(&self) -> PrivacyLoss {
+        self.mechanism.privacy_loss(&self.sensitivity)
+    }
+}
+
+/// One aggregate and its components.
+#[derive(Clone, Debug)]
+pub struct AggregatePlan {
+    /// The aggregate.
+    pub(crate) call: AggCall,
+    /// Its noisy components.
+    pub components: Vec<Component>,
+    /// Its ε share.
+    pub epsilon: Epsilon,
+}
+
+/// Contribution bounds of a query.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Contribution {
+    /// L0: groups per unit.
+    pub max_groups: u32,
+    /// L∞: rows per unit and group.
+    pub max_rows: u32,
+}
+
+/// Calibrates every component. `epsilon` is the query's total; it is split
+/// evenly across the aggregates and the selection step.
+pub(crate) fn plan_aggregates(
+    calls: &[AggCall],
+    epsilon: &Epsilon,
+    bounds: Contribution,
+    with_selection: bool,
+) -> Result<(Vec<AggregatePlan>, Option<Epsilon>)> {
+    let parts = calls.len() + usize::from(with_selection);
+    let share = Epsilon::from_ratio(epsilon.as_ratio() / BigRational::from_integer(parts.into()))
+        .map_err(|e| rejected(format!("epsilon {epsilon} split over {parts} parts is too small: {e}")))?;
+    let mut plans = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        plans.push(plan_one(i, call, &share, bounds)?);
+    }
+    Ok((plans, with_selection.then_some(share)))
+}
+
+fn split(share: &Epsilon, n: usize) -> Result<Epsilon> {
+    Epsilon::from_ratio(share.as_ratio() / BigRational::from_integer(n.into())).map_err(|e| rejected(e.to_string()))
+}
+
+fn count_component(column: String, epsilon: &Epsilon, sensitivity: f64) -> Result<Component> {
+    let sensitivity = L1Sensitivity::new(sensitivity)?;
+    let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
+    Ok(Component { kind: ComponentKind::Count, mechanism, grid: Grid::UNIT, sensitivity, clamp: None, column })
+}
+
+/// A real-valued component: grid from the value-unit sensitivity, then an
+/// integer mechanism on the lattice with the lattice sensitivity.
+fn lattice_component(kind: ComponentKind, column: String, epsilon: &Epsilon, per_unit_bound: f64, k: f64, clamp: Option<(f64, f64)>) -> Result<Component> {
+    if per_unit_bound <= 0.0 || !per_unit_bound.is_finite() {
+        return Err(rejected("bounds must not all be zero: widen lower/upper"));
+    }
+    let grid = Grid::for_scale(k * per_unit_bound / epsilon.to_f64())?;
+    grid.check_bound(per_unit_bound)?;
+    let r = grid.spacing();
+    let lattice_bound = (per_unit_bound / r).round();
+    let sensitivity = L1Sensitivity::new(k * lattice_bound)?;
+    let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
+    let clamp = clamp.map(|(l, u)| ((l / r).round() as i128, (u / r).round() as i128));
+    Ok(Component { kind, mechanism, grid, sensitivity, clamp, column })
+}
+
+fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Result<AggregatePlan> {
+    let k = f64::from(b.max_groups);
+    let rows = f64::from(b.max_rows);
+    let (lo, hi) = call.bounds.unwrap_or((0.0, 0.0));
+    let half = (hi - lo) / 2.0;
+    let col = |suffix: &str| format!("__a{i}_{suffix}");
+    let components = match call.kind {
+        AggKind::CountRows | AggKind::CountValues => vec![count_component(col("count"), share, k * rows)?],
+        AggKind::CountUnits => vec![count_component(col("count"), share, k)?],
+        AggKind::Sum => {
+            let bound = lo.abs().max(hi.abs());
+            vec![lattice_component(ComponentKind::Sum, col("sum"), share, bound, k, Some((lo, hi)))?]
+        }
+        AggKind::Mean => {
+            let e = split(share, 2)?;
+            vec![
+                count_component(col("count"), &e, k * rows)?,
+                lattice_component(ComponentKind::NormalizedSum, col("nsum"), &e, rows * half, k, None)?,
+            ]
+        }
+        AggKind::Variance | AggKind::StdDev => {
+            let e = split(share, 3)?;
+            vec![
+                count_component(col("count"), &e, k * rows)?,
+                lattice_component(ComponentKind::NormalizedSum, col("nsum"), &e, rows * half, k, None)?,
+                lattice_component(ComponentKind::NormalizedSquares, col("nsq"), &e, rows * half * half, k, None)?,
+            ]
+        }
+        AggKind::Percentile(_) => Vec::new(),
+    };
+    if matches!(call.kind, AggKind::Mean | AggKind::Variance | AggKind::StdDev) && half <= 0.0 {
+        return Err(rejected(format!("{}: lower and upper bounds must differ", call.label)));
+    }
+    Ok(AggregatePlan { call: call.clone(), components, epsilon: share.clone() })
+}
+
+/// The partition selector for private group keys.
+pub(crate) fn selector(strategy: GroupSelection, epsilon: &Epsilon, delta: &Delta, k: u32) -> Result<PartitionSelector> {
+    let sel = match strategy {
+        GroupSelection::LaplaceThreshold => PartitionSelector::laplace_threshold(epsilon, delta, k),
+        GroupSelection::GaussianThreshold => PartitionSelector::gaussian_threshold(epsilon, delta, k),
+        GroupSelection::TruncatedGeometric | GroupSelection::PublicGroups => PartitionSelector::truncated_geometric(epsilon, delta, k),
+    };
+    sel.map_err(|e| rejected(format!("group selection: {e}")))
+}

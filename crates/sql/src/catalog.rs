@@ -1,0 +1,283 @@
+//! The catalog file: which tables exist, which are private, their privacy
+//! unit, consent column, contribution bounds, column bounds and public group
+//! values; the analysts and their budgets; where the ledger lives.
+//!
+//! Format (contract, see `docs/catalog.md`):
+//! ```toml
+//! [ledger]
+//! path = "privagg-ledger.db"
+//! [defaults]                 # optional
+//! epsilon = 1.0
+//! delta = 1e-6
+//! [[analysts]]
+//! name = "alice"
+//! epsilon = 10.0
+//! delta = 1e-5
+//! [[tables]]
+//! name = "customers"
+//! path = "data/customers.parquet"
+//! privacy_unit = "customer_id"
+//! consent_column = "consent"
+//! max_groups_contributed = 1
+//! max_rows_per_group = 1
+//! [tables.columns.spend]
+//! lower = 0.0
+//! upper = 500.0
+//! [tables.columns.segment]
+//! public_values = ["bronze", "silver", "gold"]
+//! [[public_tables]]
+//! name = "segments"
+//! path = "data/segments.csv"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Result, SqlError};
+
+/// The whole catalog.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Where the budget ledger lives.
+    pub ledger: LedgerConfig,
+    /// Query defaults (lowest precedence).
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Analysts and their total budgets.
+    #[serde(default)]
+    pub analysts: Vec<AnalystConfig>,
+    /// Private tables.
+    #[serde(default)]
+    pub tables: Vec<TableConfig>,
+    /// Non-private reference tables.
+    #[serde(default)]
+    pub public_tables: Vec<PublicTableConfig>,
+    /// The directory relative paths are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The file it was read from (for messages).
+    #[serde(skip)]
+    pub file: String,
+}
+
+/// `[ledger]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// SQLite file, created if missing.
+    pub path: PathBuf,
+}
+
+/// `[defaults]`: lowest-precedence query options.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Default ε per query.
+    pub epsilon: Option<f64>,
+    /// Default δ per query.
+    pub delta: Option<f64>,
+}
+
+/// `[[analysts]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalystConfig {
+    /// Login name.
+    pub name: String,
+    /// Total ε budget.
+    pub epsilon: f64,
+    /// Total δ budget.
+    #[serde(default)]
+    pub delta: f64,
+}
+
+/// `[[tables]]`: a private table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// SQL name.
+    pub name: String,
+    /// File or directory (`.parquet`, `.csv`, `.json`).
+    pub path: PathBuf,
+    /// The privacy-unit column (a customer id).
+    pub privacy_unit: String,
+    /// Only rows where this column is TRUE are ever read.
+    pub consent_column: Option<String>,
+    /// L0 default: groups one unit may contribute to.
+    #[serde(default = "one")]
+    pub max_groups_contributed: u32,
+    /// L∞ default: rows of one unit counted in one group.
+    #[serde(default = "one")]
+    pub max_rows_per_group: u32,
+    /// Optional ε cap across all analysts.
+    pub epsilon: Option<f64>,
+    /// Optional δ cap across all analysts (with `epsilon`).
+    pub delta: Option<f64>,
+    /// Per-column bounds and public values.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnConfig>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `[tables.columns.<name>]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnConfig {
+    /// Lower clamping bound.
+    pub lower: Option<f64>,
+    /// Upper clamping bound.
+    pub upper: Option<f64>,
+    /// Public group keys: grouping by this column needs no partition selection.
+    pub public_values: Option<Vec<toml::Value>>,
+}
+
+/// `[[public_tables]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicTableConfig {
+    /// SQL name.
+    pub name: String,
+    /// File or directory.
+    pub path: PathBuf,
+}
+
+impl Catalog {
+    /// Reads and validates a catalog file (paths are relative to its directory).
+    ///
+    /// # Errors
+    /// [`SqlError::Catalog`] naming the file, table and key at fault.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| SqlError::Catalog {
+            file: file.clone(),
+            table: None,
+            key: None,
+            message: format!("cannot read the catalog ({e}); create one with `privagg generate` or see docs/catalog.md"),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &file, base)
+    }
+
+    /// Parses and validates catalog text.
+    ///
+    /// # Errors
+    /// [`SqlError::Catalog`] for malformed TOML or inconsistent settings.
+    pub fn parse(text: &str, file: &str, base_dir: PathBuf) -> Result<Self> {
+        let mut catalog: Catalog = toml::from_str(text).map_err(|e| SqlError::Catalog {
+            file: file.to_string(),
+            table: None,
+            key: None,
+            message: format!("not a valid catalog: {}", e.to_string().trim()),
+        })?;
+        catalog.base_dir = base_dir;
+        catalog.file = file.to_string();
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    /// An error about this catalog.
+    pub(crate) fn error(&self, table: Option<&str>, key: Option<&str>, message: impl Into<String>) -> SqlError {
+        SqlError::Catalog {
+            file: self.file.clone(),
+            table: table.map(str::to_string),
+            key: key.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for a in &self.analysts {
+            check_budget(self, None, &format!("analysts.{}", a.name), a.epsilon, a.delta)?;
+        }
+        for t in &self.tables {
+            if !names.insert(t.name.to_lowercase()) {
+                return Err(self.error(Some(&t.name), Some("name"), "the table is declared twice"));
+            }
+            if t.max_groups_contributed == 0 {
+                return Err(self.error(Some(&t.name), Some("max_groups_contributed"), "must be at least 1"));
+            }
+            if t.max_rows_per_group == 0 {
+                return Err(self.error(Some(&t.name), Some("max_rows_per_group"), "must be at least 1"));
+            }
+            if let Some(eps) = t.epsilon {
+                check_budget(self, Some(&t.name), "epsilon", eps, t.delta.unwrap_or(0.0))?;
+            } else if t.delta.is_some() {
+                return Err(self.error(Some(&t.name), Some("delta"), "a table delta cap needs an epsilon cap too"));
+            }
+            for (col, c) in &t.columns {
+                let key = format!("columns.{col}");
+                match (c.lower, c.upper) {
+                    (Some(l), Some(u)) if !(l.is_finite() && u.is_finite()) => {
+                        return Err(self.error(Some(&t.name), Some(&key), "bounds must be finite numbers"));
+                    }
+                    (Some(l), Some(u)) if l > u => {
+                        return Err(self.error(Some(&t.name), Some(&key), format!("lower bound {l} is greater than upper bound {u}")));
+                    }
+                    (Some(_), None) | (None, Some(_)) => {
+                        return Err(self.error(Some(&t.name), Some(&key), "declare both lower and upper"));
+                    }
+                    _ => {}
+                }
+                if let Some(values) = &c.public_values
+                    && values.is_empty()
+                {
+                    return Err(self.error(Some(&t.name), Some(&format!("{key}.public_values")), "the list of public values is empty"));
+                }
+            }
+        }
+        for p in &self.public_tables {
+            if !names.insert(p.name.to_lowercase()) {
+                return Err(self.error(Some(&p.name), Some("name"), "a table with this name is already declared"));
+            }
+        }
+        if let Some(e) = self.defaults.epsilon {
+            privagg_noise::Epsilon::new(e).map_err(|err| self.error(None, Some("defaults.epsilon"), err.to_string()))?;
+        }
+        if let Some(d) = self.defaults.delta {
+            privagg_noise::Delta::new(d).map_err(|err| self.error(None, Some("defaults.delta"), err.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// A path from the catalog, resolved against the catalog's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+    }
+
+    /// The ledger file.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.resolve(&self.ledger.path)
+    }
+
+    /// A private table by name (case-insensitive).
+    pub fn table(&self, name: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// An analyst by name.
+    pub fn analyst(&self, name: &str) -> Option<&AnalystConfig> {
+        self.analysts.iter().find(|a| a.name == name)
+    }
+}
+
+fn check_budget(catalog: &Catalog, table: Option<&str>, key: &str, epsilon: f64, delta: f64) -> Result<()> {
+    privagg_budget::Limit::epsilon_delta(epsilon, delta)
+        .map(|_| ())
+        .map_err(|e| catalog.error(table, Some(key), e.to_string()))?;
+    if !(epsilon.is_finite() && epsilon > 0.0) {
+        return Err(catalog.error(table, Some(key), "the budget epsilon must be a positive number"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

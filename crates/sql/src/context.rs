@@ -1,0 +1,311 @@
+//! `PrivateContext`: the embedded API. It owns a DataFusion session whose
+//! private tables are consent-filtered views, a budget ledger, and session
+//! option defaults; it answers SQL with [`Release`]s and never hands out the
+//! session itself.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use datafusion::execution::FunctionRegistry;
+use datafusion::prelude::SessionContext;
+use privagg_budget::{ChargeRequest, Ledger, Limit, PrivacyCost, Rejection, Scope, SqliteLedger};
+use privagg_noise::SecureRng;
+use rand::RngCore;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, TableConfig};
+use crate::dialect::{Statement, parse_request};
+use crate::error::{Result, SqlError, rejected};
+use crate::noise_release::release_groups;
+use crate::options::OptionValues;
+use crate::prepare::{Prepared, prepare};
+use crate::register::{TableSource, Views, register_catalog, register_private, register_public};
+use crate::release::{BudgetShare, ColumnNoise, Release, ReleaseMetadata, accuracy};
+use crate::upper::{finish, upper_plan};
+
+/// How to present a release.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryConfig {
+    /// Confidence level of intervals and accuracy flags.
+    pub confidence: f64,
+    /// Add `<col>_ci_low` / `<col>_ci_high` columns.
+    pub intervals: bool,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self { confidence: 0.95, intervals: false }
+    }
+}
+
+/// What a query would do and cost, computed without charging or reading data.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    /// The bounded aggregation DataFusion would run.
+    pub plan: String,
+    /// Total ε.
+    pub epsilon: String,
+    /// Total δ.
+    pub delta: String,
+    /// The ε split.
+    pub split: Vec<BudgetShare>,
+    /// Noise per aggregate component.
+    pub columns: Vec<ColumnNoise>,
+    /// Expected 95% half-width of each component, in value units.
+    pub half_widths: Vec<(String, f64)>,
+    /// Groups need about this many units to be released with even odds.
+    pub units_for_even_odds: Option<u64>,
+}
+
+/// The private query engine.
+pub struct PrivateContext {
+    session: SessionContext,
+    catalog: Catalog,
+    views: Views,
+    ledger: Arc<dyn Ledger>,
+    settings: Mutex<OptionValues>,
+}
+
+impl std::fmt::Debug for PrivateContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateContext").field("catalog", &self.catalog.file).finish_non_exhaustive()
+    }
+}
+
+/// The internal session: identifiers keep their case (CSV headers such as
+/// `UserId` are used as written), and privagg's functions are registered.
+fn new_session() -> Result<SessionContext> {
+    let config = datafusion::prelude::SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    let mut session = SessionContext::new_with_config(config);
+    let registry: &mut dyn FunctionRegistry = &mut session;
+    crate::udf::register_all(registry).map_err(|e| rejected(e.to_string()))?;
+    Ok(session)
+}
+
+impl PrivateContext {
+    /// Loads a catalog file, opens (or creates) its SQLite ledger and registers its tables.
+    ///
+    /// # Errors
+    /// [`SqlError::Catalog`] for catalog or data problems, [`SqlError::Budget`] for ledger problems.
+    pub async fn open(catalog_path: impl AsRef<Path>) -> Result<Self> {
+        let catalog = Catalog::load(catalog_path)?;
+        let ledger = SqliteLedger::open(catalog.ledger_path())?;
+        Self::with_ledger(catalog, Arc::new(ledger)).await
+    }
+
+    /// A context over a catalog and any ledger.
+    ///
+    /// # Errors
+    /// [`SqlError::Catalog`] for data problems.
+    pub async fn with_ledger(catalog: Catalog, ledger: Arc<dyn Ledger>) -> Result<Self> {
+        let session = new_session()?;
+        let views = register_catalog(&session, &catalog).await?;
+        Ok(Self { session, catalog, views, ledger, settings: Mutex::new(OptionValues::default()) })
+    }
+
+    /// Registers a private table programmatically (from a path or batches).
+    ///
+    /// # Errors
+    /// [`SqlError::Catalog`] when the policy does not fit the data.
+    pub async fn register_private_table(&mut self, table: TableConfig, source: TableSource) -> Result<()> {
+        let mut catalog = self.catalog.clone();
+        catalog.tables.retain(|t| !t.name.eq_ignore_ascii_case(&table.name));
+        catalog.tables.push(table.clone());
+        let plan = register_private(&self.session, &catalog, &table, source).await?;
+        self.views.private.retain(|(n, _)| !n.eq_ignore_ascii_case(&table.name));
+        self.views.private.push((table.name.clone(), plan));
+        self.catalog = catalog;
+        Ok(())
+    }
+
+    /// Registers a public (non-private) table.
+    ///
+    /// # Errors
+    /// [`SqlError::Catalog`] when the source cannot be read.
+    pub async fn register_public_table(&mut self, name: &str, source: TableSource) -> Result<()> {
+        let plan = register_public(&self.session, &self.catalog, name, source).await?;
+        self.views.public.push((name.to_string(), plan));
+        self.catalog.public_tables.push(crate::catalog::PublicTableConfig { name: name.to_string(), path: Default::default() });
+        Ok(())
+    }
+
+    /// Sets a session default (API / command-line level; SQL `OPTIONS` override it).
+    ///
+    /// # Errors
+    /// [`SqlError::Rejected`] for unknown options or bad values.
+    pub fn set_option(&self, name: &str, value: &str) -> Result<()> {
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner).set(name, value)
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+
+    /// Runs a request (`SET privagg.x = v;` statements and one SELECT).
+    ///
+    /// # Errors
+    /// See [`SqlError`]; every request, accepted or not, is audited.
+    pub async fn query(&self, analyst: &str, sql: &str) -> Result<Release> {
+        self.query_with(analyst, sql, QueryConfig::default()).await
+    }
+
+    /// [`Self::query`] with presentation settings.
+    ///
+    /// # Errors
+    /// As [`Self::query`].
+    pub async fn query_with(&self, analyst: &str, sql: &str, config: QueryConfig) -> Result<Release> {
+        let mut rng = SecureRng::from_os();
+        let request_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+        let prepared = self.prepare_request(sql, rng.next_u64() as i64).await;
+        let (prepared, original) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.audit_rejection(&request_id, analyst, sql, &e)?;
+                return Err(e);
+            }
+        };
+        if !(config.confidence > 0.0 && config.confidence < 1.0) {
+            let e = rejected(format!("confidence {} must be strictly between 0 and 1", config.confidence));
+            self.audit_rejection(&request_id, analyst, sql, &e)?;
+            return Err(e);
+        }
+        // Charge before reading any private data; nothing leaves without a durable charge.
+        let receipt = self.charge(&request_id, analyst, &original, &prepared)?;
+        let exact = self
+            .session
+            .execute_logical_plan(prepared.bounded.clone())
+            .await
+            .map_err(|_| SqlError::Execution("planning the bounded aggregation failed".into()))?
+            .collect()
+            .await
+            .map_err(|_| SqlError::Execution("reading the private data failed (check that the files match the catalog)".into()))?;
+        let rows = release_groups(
+            &exact,
+            prepared.analysis.keys.len(),
+            &prepared.aggregates,
+            prepared.analysis.public_values.as_ref(),
+            prepared.selector.as_ref(),
+            prepared.min_units,
+            config.confidence,
+            &mut rng,
+        )?;
+        let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
+        let released = self
+            .session
+            .execute_logical_plan(upper)
+            .await
+            .map_err(|e| SqlError::Execution(format!("post-processing failed: {}", crate::syntax::clean(&e.to_string()))))?
+            .collect()
+            .await
+            .map_err(|e| SqlError::Execution(format!("post-processing failed: {}", crate::syntax::clean(&e.to_string()))))?;
+        let with_ci = finish(released.clone(), true)?;
+        let cells = accuracy(&with_ci);
+        let batches = if config.intervals { with_ci } else { finish(released, false)? };
+        let metadata = ReleaseMetadata {
+            request_id,
+            analyst: analyst.to_string(),
+            sql: original,
+            epsilon: receipt.cost.epsilon.to_string(),
+            delta: receipt.cost.delta.to_string(),
+            split: prepared.split(),
+            columns: columns(&prepared),
+            max_groups_contributed: prepared.contribution.max_groups,
+            max_rows_contributed: prepared.contribution.max_rows,
+            group_selection: prepared.strategy,
+            units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+            groups_released: batches.iter().map(|b| b.num_rows()).sum(),
+            confidence: config.confidence,
+            accuracy: cells,
+            remaining: receipt.budgets.iter().map(|b| format!("{}: {}", b.scope, b.remaining())).collect(),
+        };
+        Ok(Release { batches, metadata })
+    }
+
+    /// What a query would cost and how accurate it would be; charges nothing.
+    ///
+    /// # Errors
+    /// As the preparation of [`Self::query`].
+    pub async fn explain(&self, sql: &str) -> Result<Explanation> {
+        let (prepared, _) = self.prepare_request(sql, 0).await?;
+        let mut half_widths = Vec::new();
+        for a in &prepared.aggregates {
+            for c in &a.components {
+                half_widths.push((format!("{} ({:?})", a.call.label, c.kind), c.mechanism.half_width(0.95)? * c.grid.spacing()));
+            }
+        }
+        Ok(Explanation {
+            plan: prepared.bounded.display_indent().to_string(),
+            epsilon: privagg_budget::Amount::from_ratio(prepared.loss.epsilon(), privagg_budget::Rounding::Up)?.to_string(),
+            delta: privagg_budget::Amount::from_ratio(prepared.loss.delta(), privagg_budget::Rounding::Up)?.to_string(),
+            split: prepared.split(),
+            columns: columns(&prepared),
+            half_widths,
+            units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+        })
+    }
+
+    async fn prepare_request(&self, sql: &str, salt: i64) -> Result<(Prepared, String)> {
+        let mut query = None;
+        for statement in parse_request(sql)? {
+            match statement {
+                Statement::Set { name, value } => self.set_option(&name, &value)?,
+                Statement::Query { sql, options, original } => {
+                    if query.is_some() {
+                        return Err(rejected("one SELECT per request: run queries separately"));
+                    }
+                    query = Some((sql, options, original));
+                }
+            }
+        }
+        let Some((plain, options, original)) = query else {
+            return Err(SqlError::InvalidSql("the request has no SELECT".into()));
+        };
+        let mut sql_options = OptionValues::default();
+        for (name, value) in &options {
+            sql_options.set(name, value)?;
+        }
+        let merged = sql_options.or(&self.settings.lock().unwrap_or_else(PoisonError::into_inner));
+        let prepared = prepare(&self.session, &self.catalog, &self.views, &plain, &merged, salt).await?;
+        Ok((prepared, original))
+    }
+
+    fn charge(&self, request_id: &str, analyst: &str, text: &str, prepared: &Prepared) -> Result<privagg_budget::Receipt> {
+        let a = self.catalog.analyst(analyst).ok_or_else(|| SqlError::UnknownAnalyst(analyst.to_string()))?;
+        let mut scopes = vec![(Scope::Analyst(a.name.clone()), Limit::epsilon_delta(a.epsilon, a.delta)?)];
+        for t in &prepared.analysis.private_tables {
+            if let Some(cfg) = self.catalog.table(t)
+                && let Some(eps) = cfg.epsilon
+            {
+                scopes.push((Scope::Table(cfg.name.clone()), Limit::epsilon_delta(eps, cfg.delta.unwrap_or(0.0))?));
+            }
+        }
+        let request = ChargeRequest {
+            request_id: request_id.to_string(),
+            analyst: analyst.to_string(),
+            request_text: text.to_string(),
+            cost: PrivacyCost::from_loss(&prepared.loss)?,
+            scopes,
+        };
+        Ok(self.ledger.charge(&request)?)
+    }
+
+    fn audit_rejection(&self, request_id: &str, analyst: &str, sql: &str, error: &SqlError) -> Result<()> {
+        self.ledger.record_rejection(&Rejection {
+            request_id: request_id.to_string(),
+            analyst: analyst.to_string(),
+            request_text: sql.to_string(),
+            reason: error.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
+    prepared.aggregates.iter().flat_map(|a| a.components.iter().map(|c| ColumnNoise::of(&a.call.label, c))).collect()
+}

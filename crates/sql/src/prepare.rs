@@ -1,0 +1,122 @@
+//! Everything decided before the budget is charged: syntax checks, planning,
+//! analysis, options, the ε split, mechanisms and the bounded plan. Nothing
+//! here reads private data (DataFusion plans from schemas only).
+
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
+
+use crate::analyze::{Analysis, analyze};
+use crate::bounded::bounded_plan;
+use crate::budget_split::{AggregatePlan, Contribution, plan_aggregates, selector};
+use crate::catalog::Catalog;
+use crate::error::{Result, SqlError, rejected};
+use crate::options::{DEFAULT_DELTA, DEFAULT_EPSILON, GroupSelection, OptionValues};
+use crate::register::Views;
+use crate::release::BudgetShare;
+
+/// A query ready to be charged and run.
+pub(crate) struct Prepared {
+    pub analysis: Analysis,
+    pub aggregates: Vec<AggregatePlan>,
+    pub selector: Option<PartitionSelector>,
+    pub selection_epsilon: Option<Epsilon>,
+    pub strategy: GroupSelection,
+    pub min_units: Option<u64>,
+    pub contribution: Contribution,
+    pub loss: PrivacyLoss,
+    pub bounded: LogicalPlan,
+}
+
+impl Prepared {
+    /// The ε split, for metadata and explain.
+    pub fn split(&self) -> Vec<BudgetShare> {
+        let mut parts: Vec<BudgetShare> = self
+            .aggregates
+            .iter()
+            .map(|a| BudgetShare { part: a.call.label.clone(), epsilon: a.epsilon.to_string() })
+            .collect();
+        if let Some(e) = &self.selection_epsilon {
+            parts.push(BudgetShare { part: "partition selection".into(), epsilon: e.to_string() });
+        }
+        parts
+    }
+}
+
+fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
+    let message = crate::syntax::clean(&e.to_string());
+    if message.contains("must appear in the GROUP BY clause") || message.contains("non-aggregate values") {
+        return rejected(format!(
+            "a private column is in the output without aggregation ({message}): only group keys and aggregates can be released"
+        ));
+    }
+    SqlError::InvalidSql(message)
+}
+
+/// Plans and checks a query, and calibrates everything, charging nothing.
+pub(crate) async fn prepare(session: &SessionContext, catalog: &Catalog, views: &Views, sql: &str, options: &OptionValues, salt: i64) -> Result<Prepared> {
+    crate::syntax::check(sql)?;
+    let plan = session.state().create_logical_plan(sql).await.map_err(planning_error)?;
+    let mut analysis = analyze(plan, catalog, views)?;
+    let table = analysis
+        .private_tables
+        .first()
+        .and_then(|t| catalog.table(t))
+        .ok_or_else(|| rejected("no private table"))?;
+    if let Some(unit) = &options.privacy_unit_column
+        && !analysis.private_tables.iter().filter_map(|t| catalog.table(t)).all(|t| t.privacy_unit.eq_ignore_ascii_case(unit))
+    {
+        return Err(rejected(format!(
+            "privacy_unit_column = {unit}: the privacy unit of table '{}' is '{}' (set in the catalog)",
+            table.name, table.privacy_unit
+        )));
+    }
+    let contribution = Contribution {
+        max_groups: options.max_groups_contributed.unwrap_or(table.max_groups_contributed),
+        max_rows: options.max_rows_contributed.unwrap_or(table.max_rows_per_group),
+    };
+    let has_keys = !analysis.keys.is_empty();
+    let strategy = match options.group_selection_strategy {
+        Some(GroupSelection::PublicGroups) if has_keys && analysis.public_values.is_none() => {
+            return Err(rejected(
+                "group_selection_strategy = PUBLIC_GROUPS needs public_values declared in the catalog for every GROUP BY column",
+            ));
+        }
+        Some(s) => s,
+        None if analysis.public_values.is_some() => GroupSelection::PublicGroups,
+        None => GroupSelection::TruncatedGeometric,
+    };
+    if strategy != GroupSelection::PublicGroups {
+        analysis.public_values = None;
+    }
+    let with_selection = has_keys && strategy != GroupSelection::PublicGroups;
+    let epsilon = Epsilon::new(options.epsilon.or(catalog.defaults.epsilon).unwrap_or(DEFAULT_EPSILON))?;
+    let delta = Delta::new(options.delta.or(catalog.defaults.delta).unwrap_or(DEFAULT_DELTA))?;
+    let (aggregates, selection_epsilon) = plan_aggregates(&analysis.aggregates, &epsilon, contribution, with_selection)?;
+    let selector = match &selection_epsilon {
+        Some(e) => Some(selector(strategy, e, &delta, contribution.max_groups)?),
+        None => None,
+    };
+    let mut loss = PrivacyLoss::pure(num_rational::BigRational::from_integer(0.into()));
+    for c in aggregates.iter().flat_map(|a| a.components.iter()) {
+        loss = loss.compose(&c.loss());
+    }
+    if let Some(s) = &selector {
+        loss = loss.compose(s.privacy_loss());
+    }
+    if !loss.fits(&epsilon, &delta) {
+        return Err(rejected(format!("internal: the calibrated loss exceeds epsilon {epsilon}, delta {delta}")));
+    }
+    let bounded = bounded_plan(&analysis, &aggregates, contribution.max_groups, contribution.max_rows, salt)?;
+    Ok(Prepared {
+        analysis,
+        aggregates,
+        selector,
+        selection_epsilon,
+        strategy,
+        min_units: options.min_privacy_units_per_group,
+        contribution,
+        loss,
+        bounded,
+    })
+}

@@ -1,0 +1,120 @@
+//! `privagg_to_lattice(x, lower, upper, offset, exponent, power)`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+
+use super::LATTICE_TYPE;
+
+/// Clamps a value and rounds it onto a power-of-two grid as an exact integer.
+///
+/// NaN and NULL give NULL (NaN is treated as NULL); ±∞ clamp to the bounds.
+/// The result is `round(((clamp(x) − offset)^power) / 2^exponent)`, rounding
+/// half away from zero, as `Decimal128(38, 0)`; magnitudes beyond 2^120
+/// saturate (bounds are checked well below that when planning).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ToLattice {
+    signature: Signature,
+}
+
+impl ToLattice {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::exact(
+                vec![DataType::Float64, DataType::Float64, DataType::Float64, DataType::Float64, DataType::Int64, DataType::Int64],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl Default for ToLattice {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn scalar_f64(v: &ColumnarValue) -> Option<f64> {
+    match v {
+        ColumnarValue::Scalar(ScalarValue::Float64(x)) => *x,
+        _ => None,
+    }
+}
+
+fn scalar_i64(v: &ColumnarValue) -> Option<i64> {
+    match v {
+        ColumnarValue::Scalar(ScalarValue::Int64(x)) => *x,
+        _ => None,
+    }
+}
+
+const LIMIT: f64 = 1.329_227_995_784_916e36; // 2^120
+
+/// The lattice integer of one value.
+pub fn lattice_value(x: f64, lower: f64, upper: f64, offset: f64, spacing: f64, power: i64) -> Option<i128> {
+    if x.is_nan() {
+        return None;
+    }
+    let c = x.clamp(lower, upper) - offset;
+    let v = if power == 2 { c * c } else { c };
+    Some((v / spacing).clamp(-LIMIT, LIMIT).round() as i128)
+}
+
+impl ScalarUDFImpl for ToLattice {
+    fn name(&self) -> &str {
+        "privagg_to_lattice"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(LATTICE_TYPE)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [x, lo, hi, off, exp, pow] = args.args.as_slice() else {
+            return exec_err!("privagg_to_lattice takes 6 arguments");
+        };
+        let (Some(lo), Some(hi), Some(off), Some(exp), Some(pow)) =
+            (scalar_f64(lo), scalar_f64(hi), scalar_f64(off), scalar_i64(exp), scalar_i64(pow))
+        else {
+            return exec_err!("privagg_to_lattice: bounds, offset, exponent and power must be literals");
+        };
+        let spacing = 2f64.powi(i32::try_from(exp).unwrap_or(0));
+        let values = x.to_array(args.number_rows)?;
+        let values = values.as_primitive::<Float64Type>();
+        let mut out = Decimal128Builder::with_capacity(values.len());
+        for i in 0..values.len() {
+            if values.is_null(i) {
+                out.append_null();
+            } else {
+                out.append_option(lattice_value(values.value(i), lo, hi, off, spacing, pow));
+            }
+        }
+        let array = out.finish().with_precision_and_scale(38, 0)?;
+        Ok(ColumnarValue::Array(Arc::new(array)))
+    }
+}
+
+/// Reads an `Int64` literal argument (for other functions of this module).
+pub(crate) fn literal_i64(v: &ColumnarValue) -> Option<i64> {
+    scalar_i64(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamps_rounds_and_treats_nan_as_null() {
+        assert_eq!(lattice_value(f64::NAN, 0.0, 10.0, 0.0, 1.0, 1), None);
+        assert_eq!(lattice_value(f64::INFINITY, 0.0, 10.0, 0.0, 1.0, 1), Some(10));
+        assert_eq!(lattice_value(f64::NEG_INFINITY, 0.0, 10.0, 0.0, 1.0, 1), Some(0));
+        assert_eq!(lattice_value(2.5, 0.0, 10.0, 0.0, 0.5, 1), Some(5));
+        assert_eq!(lattice_value(7.0, 0.0, 10.0, 5.0, 1.0, 2), Some(4));
+        assert_eq!(lattice_value(-3.0, -10.0, 10.0, 0.0, 2.0, 1), Some(-2), "half away from zero");
+    }
+}

@@ -1,0 +1,52 @@
+//! privagg's DataFusion functions. They are registered in the session's
+//! function registry by name, so any DataFusion engine that registers the
+//! same functions can run a privagg plan.
+//!
+//! - `privagg_bounds(x, lower, upper)` — marks per-aggregate contribution
+//!   bounds in analyst SQL (identity on `x` if ever evaluated).
+//! - `privagg_to_lattice(x, lower, upper, offset, exponent, power)` — NaN→NULL,
+//!   clamp, subtract `offset`, raise to `power` (1 or 2), round to the grid
+//!   `2^exponent`, as an exact integer (`Decimal128(38, 0)`).
+//! - `privagg_cap(v, n, cap)` — scales a unit's partial sum `v` over `n` rows
+//!   to at most `cap` rows' worth: `round(v·cap/n)` when `n > cap`.
+//! - `privagg_group_hash(salt, keys...)` — a keyed hash of group keys, used to
+//!   pick each unit's groups at random for L0 bounding.
+
+mod bounds;
+mod cap;
+mod group_hash;
+mod lattice;
+
+use std::sync::Arc;
+
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::ScalarUDF;
+
+pub use bounds::{BOUNDS_UDF_NAME, BoundsMarker};
+pub use cap::Cap;
+pub use group_hash::GroupHash;
+pub use lattice::ToLattice;
+
+/// The integer type of exact lattice sums.
+pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType = datafusion::arrow::datatypes::DataType::Decimal128(38, 0);
+
+/// All privagg scalar functions.
+pub fn all() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(ScalarUDF::from(BoundsMarker::new())),
+        Arc::new(ScalarUDF::from(ToLattice::new())),
+        Arc::new(ScalarUDF::from(Cap::new())),
+        Arc::new(ScalarUDF::from(GroupHash::new())),
+    ]
+}
+
+/// Registers every privagg function in a registry.
+///
+/// # Errors
+/// If the registry refuses a function.
+pub fn register_all(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
+    for f in all() {
+        registry.register_udf(f)?;
+    }
+    Ok(())
+}
