@@ -81,7 +81,9 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
     let mut private_tables = Vec::new();
     check_input(&aggregate.input, catalog, views, &mut private_tables)?;
     if private_tables.is_empty() {
-        return Err(rejected("the query reads no private table: privagg answers aggregate queries over the private tables of its catalog"));
+        return Err(rejected(
+            "the query reads no private table: privagg answers aggregate queries over the private tables of its catalog",
+        ));
     }
     private_tables.dedup();
     let input = thread_unit(aggregate.input.as_ref().clone(), catalog, views)?;
@@ -90,7 +92,9 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
         .columns()
         .into_iter()
         .find(|c| c.name == UNIT)
-        .ok_or_else(|| rejected("internal: the privacy unit could not be threaded through the query"))?;
+        .ok_or_else(|| {
+            rejected("internal: the privacy unit could not be threaded through the query")
+        })?;
     let input = filter_unit_not_null(input, &unit)?;
     let n_keys = aggregate.group_expr.len();
     let fields: Vec<Column> = aggregate.schema.columns();
@@ -101,7 +105,9 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
         .map(|(e, field)| describe_aggregate(e, field.clone(), catalog))
         .collect::<Result<Vec<_>>>()?;
     if aggregates.is_empty() {
-        return Err(rejected("the query has GROUP BY but no aggregate: add COUNT(*) or another aggregate (group keys alone are released only with a statistic)"));
+        return Err(rejected(
+            "the query has GROUP BY but no aggregate: add COUNT(*) or another aggregate (group keys alone are released only with a statistic)",
+        ));
     }
     let public_values = public_values(&aggregate.group_expr, &input, catalog)?;
     Ok(Analysis {
@@ -121,15 +127,29 @@ fn find_aggregate(plan: &LogicalPlan) -> Result<Aggregate> {
     loop {
         match node {
             LogicalPlan::Aggregate(a) => return Ok(a.clone()),
-            LogicalPlan::Projection(_) | LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
-                match node.inputs().first() {
-                    Some(input) => node = input,
-                    None => break,
-                }
+            LogicalPlan::Projection(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Limit(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::SubqueryAlias(_) => match node.inputs().first() {
+                Some(input) => node = input,
+                None => break,
+            },
+            LogicalPlan::Window(_) => {
+                return Err(rejected(
+                    "window functions (OVER ...) are not supported: they release per-row values",
+                ));
             }
-            LogicalPlan::Window(_) => return Err(rejected("window functions (OVER ...) are not supported: they release per-row values")),
-            LogicalPlan::Distinct(_) => return Err(rejected("SELECT DISTINCT is not supported: GROUP BY the columns to list their groups")),
-            LogicalPlan::Union(_) => return Err(rejected("UNION is not supported: run each SELECT as its own query")),
+            LogicalPlan::Distinct(_) => {
+                return Err(rejected(
+                    "SELECT DISTINCT is not supported: GROUP BY the columns to list their groups",
+                ));
+            }
+            LogicalPlan::Union(_) => {
+                return Err(rejected(
+                    "UNION is not supported: run each SELECT as its own query",
+                ));
+            }
             _ => break,
         }
     }
@@ -158,13 +178,19 @@ fn check_expr_row_level(expr: &Expr, place: &str) -> Result<()> {
     let mut problem = None;
     expr.apply(|e| {
         problem = match e {
-            Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_) => {
-                Some(format!("sub-queries in {place} are not supported: join the table instead"))
+            Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_) => Some(format!(
+                "sub-queries in {place} are not supported: join the table instead"
+            )),
+            Expr::WindowFunction(_) => {
+                Some("window functions (OVER ...) are not supported".to_string())
             }
-            Expr::WindowFunction(_) => Some("window functions (OVER ...) are not supported".to_string()),
             _ => None,
         };
-        Ok(if problem.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+        Ok(if problem.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
     })
     .map_err(|e| rejected(e.to_string()))?;
     match problem {
@@ -174,7 +200,12 @@ fn check_expr_row_level(expr: &Expr, place: &str) -> Result<()> {
 }
 
 /// Everything below the aggregation must be row-level.
-fn check_input(plan: &LogicalPlan, catalog: &Catalog, views: &Views, private: &mut Vec<String>) -> Result<()> {
+fn check_input(
+    plan: &LogicalPlan,
+    catalog: &Catalog,
+    views: &Views,
+    private: &mut Vec<String>,
+) -> Result<()> {
     match plan {
         LogicalPlan::SubqueryAlias(alias) => {
             // A catalog table, inlined by DataFusion as an alias over its view.
@@ -187,22 +218,44 @@ fn check_input(plan: &LogicalPlan, catalog: &Catalog, views: &Views, private: &m
             }
         }
         LogicalPlan::TableScan(scan) => {
-            return Err(rejected(format!("table '{}' is not in the catalog", scan.table_name.table())));
+            return Err(rejected(format!(
+                "table '{}' is not in the catalog",
+                scan.table_name.table()
+            )));
         }
         LogicalPlan::Aggregate(_) => {
-            return Err(rejected("aggregation in a sub-query is not supported: aggregate once, at the top level (per-unit pre-aggregation is done by privagg)"));
+            return Err(rejected(
+                "aggregation in a sub-query is not supported: aggregate once, at the top level (per-unit pre-aggregation is done by privagg)",
+            ));
         }
-        LogicalPlan::Sort(_) => return Err(rejected("ORDER BY on private rows before aggregation is not supported: order the released results instead")),
-        LogicalPlan::Limit(_) => return Err(rejected("LIMIT before aggregation is not supported: it selects rows by position; filter with WHERE instead")),
-        LogicalPlan::Window(_) => return Err(rejected("window functions (OVER ...) are not supported")),
-        LogicalPlan::Distinct(_) => return Err(rejected("DISTINCT in a sub-query is not supported")),
-        LogicalPlan::Union(_) => return Err(rejected("UNION is not supported: run each SELECT as its own query")),
+        LogicalPlan::Sort(_) => {
+            return Err(rejected(
+                "ORDER BY on private rows before aggregation is not supported: order the released results instead",
+            ));
+        }
+        LogicalPlan::Limit(_) => {
+            return Err(rejected(
+                "LIMIT before aggregation is not supported: it selects rows by position; filter with WHERE instead",
+            ));
+        }
+        LogicalPlan::Window(_) => {
+            return Err(rejected("window functions (OVER ...) are not supported"));
+        }
+        LogicalPlan::Distinct(_) => {
+            return Err(rejected("DISTINCT in a sub-query is not supported"));
+        }
+        LogicalPlan::Union(_) => {
+            return Err(rejected(
+                "UNION is not supported: run each SELECT as its own query",
+            ));
+        }
         LogicalPlan::Join(join) => {
             let mut left = Vec::new();
             let mut right = Vec::new();
             check_input(&join.left, catalog, views, &mut left)?;
             check_input(&join.right, catalog, views, &mut right)?;
-            if !left.is_empty() && !right.is_empty() && !joins_on_unit(join, &left, &right, catalog) {
+            if !left.is_empty() && !right.is_empty() && !joins_on_unit(join, &left, &right, catalog)
+            {
                 return Err(rejected(format!(
                     "joining private tables '{}' and '{}' is only supported on their privacy units (JOIN ... ON a.<unit> = b.<unit>)",
                     left[0], right[0]
@@ -212,13 +265,23 @@ fn check_input(plan: &LogicalPlan, catalog: &Catalog, views: &Views, private: &m
             private.extend(right);
             return Ok(());
         }
-        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => {}
-        other => return Err(rejected(format!("this query shape is not supported ({})", other.display()))),
+        LogicalPlan::Projection(_)
+        | LogicalPlan::Filter(_)
+        | LogicalPlan::Values(_)
+        | LogicalPlan::EmptyRelation(_) => {}
+        other => {
+            return Err(rejected(format!(
+                "this query shape is not supported ({})",
+                other.display()
+            )));
+        }
     }
     for e in plan.expressions() {
         check_expr_row_level(&e, "WHERE or FROM")?;
         if let Some(agg) = first_aggregate(&e) {
-            return Err(rejected(format!("aggregate {agg} below the top level is not supported")));
+            return Err(rejected(format!(
+                "aggregate {agg} below the top level is not supported"
+            )));
         }
     }
     for input in plan.inputs() {
@@ -239,13 +302,24 @@ fn first_aggregate(expr: &Expr) -> Option<String> {
     found
 }
 
-fn joins_on_unit(join: &datafusion::logical_expr::Join, left: &[String], right: &[String], catalog: &Catalog) -> bool {
+fn joins_on_unit(
+    join: &datafusion::logical_expr::Join,
+    left: &[String],
+    right: &[String],
+    catalog: &Catalog,
+) -> bool {
     let unit_of = |tables: &[String]| -> Vec<String> {
-        tables.iter().filter_map(|t| catalog.table(t)).map(|t| t.privacy_unit.to_lowercase()).collect()
+        tables
+            .iter()
+            .filter_map(|t| catalog.table(t))
+            .map(|t| t.privacy_unit.to_lowercase())
+            .collect()
     };
     let (lu, ru) = (unit_of(left), unit_of(right));
     join.on.iter().any(|(l, r)| match (l, r) {
-        (Expr::Column(a), Expr::Column(b)) => lu.contains(&a.name.to_lowercase()) && ru.contains(&b.name.to_lowercase()),
+        (Expr::Column(a), Expr::Column(b)) => {
+            lu.contains(&a.name.to_lowercase()) && ru.contains(&b.name.to_lowercase())
+        }
         _ => false,
     })
 }
@@ -254,39 +328,50 @@ fn joins_on_unit(join: &datafusion::logical_expr::Join, left: &[String], right: 
 /// through every projection up to the aggregation's input.
 fn thread_unit(input: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<LogicalPlan> {
     input
-        .transform_up(|node| {
-            match node {
-                LogicalPlan::SubqueryAlias(ref alias) if views.private_table(&alias.input).is_some() => {
-                    let name = views.private_table(&alias.input).unwrap_or_default();
-                    let Some(table) = catalog.table(name) else {
-                        return Ok(Transformed::no(node));
-                    };
-                    let schema = Arc::clone(alias.input.schema());
-                    let _ = schema;
-                    let columns = node.schema().columns();
-                    let unit = columns
-                        .iter()
-                        .find(|c| c.name == table.privacy_unit)
-                        .cloned()
-                        .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("privacy unit of '{}' is not scanned", table.name)))?;
-                    let qualifier = unit.relation.clone();
-                    let mut exprs: Vec<Expr> = columns.into_iter().map(Expr::Column).collect();
-                    exprs.push(Expr::Column(unit).alias_qualified(qualifier, UNIT));
-                    let projection = Projection::try_new(exprs, Arc::new(node))?;
-                    Ok(Transformed::yes(LogicalPlan::Projection(projection)))
-                }
-                LogicalPlan::Projection(p) => {
-                    let outputs = p.schema.columns();
-                    let mut exprs = p.expr.clone();
-                    for c in p.input.schema().columns() {
-                        if c.name == UNIT && !outputs.iter().any(|o| o.name == UNIT && o.relation == c.relation) {
-                            exprs.push(Expr::Column(c));
-                        }
-                    }
-                    Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, p.input)?)))
-                }
-                other => Ok(Transformed::yes(other.recompute_schema()?)),
+        .transform_up(|node| match node {
+            LogicalPlan::SubqueryAlias(ref alias)
+                if views.private_table(&alias.input).is_some() =>
+            {
+                let name = views.private_table(&alias.input).unwrap_or_default();
+                let Some(table) = catalog.table(name) else {
+                    return Ok(Transformed::no(node));
+                };
+                let schema = Arc::clone(alias.input.schema());
+                let _ = schema;
+                let columns = node.schema().columns();
+                let unit = columns
+                    .iter()
+                    .find(|c| c.name == table.privacy_unit)
+                    .cloned()
+                    .ok_or_else(|| {
+                        datafusion::error::DataFusionError::Plan(format!(
+                            "privacy unit of '{}' is not scanned",
+                            table.name
+                        ))
+                    })?;
+                let qualifier = unit.relation.clone();
+                let mut exprs: Vec<Expr> = columns.into_iter().map(Expr::Column).collect();
+                exprs.push(Expr::Column(unit).alias_qualified(qualifier, UNIT));
+                let projection = Projection::try_new(exprs, Arc::new(node))?;
+                Ok(Transformed::yes(LogicalPlan::Projection(projection)))
             }
+            LogicalPlan::Projection(p) => {
+                let outputs = p.schema.columns();
+                let mut exprs = p.expr.clone();
+                for c in p.input.schema().columns() {
+                    if c.name == UNIT
+                        && !outputs
+                            .iter()
+                            .any(|o| o.name == UNIT && o.relation == c.relation)
+                    {
+                        exprs.push(Expr::Column(c));
+                    }
+                }
+                Ok(Transformed::yes(LogicalPlan::Projection(
+                    Projection::try_new(exprs, p.input)?,
+                )))
+            }
+            other => Ok(Transformed::yes(other.recompute_schema()?)),
         })
         .map(|t| t.data)
         .map_err(|e| rejected(crate::syntax::clean(&e.to_string())))
@@ -301,7 +386,10 @@ fn filter_unit_not_null(input: LogicalPlan, unit: &Column) -> Result<LogicalPlan
 
 fn literal_f64(e: &Expr) -> Option<f64> {
     match e {
-        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Float64).ok()? {
+        Expr::Literal(v, _) => match v
+            .cast_to(&datafusion::arrow::datatypes::DataType::Float64)
+            .ok()?
+        {
             ScalarValue::Float64(x) => x,
             _ => None,
         },
@@ -328,7 +416,9 @@ fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
             return Err(rejected("contribution bounds must be number literals"));
         };
         if !(lo.is_finite() && hi.is_finite()) || lo > hi {
-            return Err(rejected(format!("contribution bounds ({lo}, {hi}) must be finite with lower <= upper")));
+            return Err(rejected(format!(
+                "contribution bounds ({lo}, {hi}) must be finite with lower <= upper"
+            )));
         }
         let x = match x {
             Expr::Cast(c) => (*c.expr).clone(),
@@ -341,7 +431,9 @@ fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
 
 /// Catalog bounds of a bare column of a private table.
 fn catalog_bounds(value: &Expr, catalog: &Catalog) -> Option<(f64, f64)> {
-    let Expr::Column(c) = strip_casts(value) else { return None };
+    let Expr::Column(c) = strip_casts(value) else {
+        return None;
+    };
     catalog.tables.iter().find_map(|t| {
         let cfg = t.columns.get(&c.name)?;
         Some((cfg.lower?, cfg.upper?))
@@ -371,7 +463,9 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
     };
     let name = func.name().to_lowercase();
     if params.filter.is_some() {
-        return Err(rejected(format!("FILTER (WHERE ...) on {name} is not supported: put the condition in WHERE")));
+        return Err(rejected(format!(
+            "FILTER (WHERE ...) on {name} is not supported: put the condition in WHERE"
+        )));
     }
     if !params.order_by.is_empty() {
         return Err(rejected(format!("ORDER BY inside {name} is not supported")));
@@ -386,11 +480,17 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
     };
     let kind = match name.as_str() {
         "count" => {
-            let is_star = value.as_ref().is_none_or(|v| matches!(v, Expr::Literal(..)));
+            let is_star = value
+                .as_ref()
+                .is_none_or(|v| matches!(v, Expr::Literal(..)));
             if params.distinct {
                 match &value {
                     Some(v) if is_unit_column(v, catalog) => AggKind::CountUnits,
-                    _ => return Err(rejected("COUNT(DISTINCT ...) is only supported on the privacy unit (it counts customers); use COUNT(*) or GROUP BY the column")),
+                    _ => {
+                        return Err(rejected(
+                            "COUNT(DISTINCT ...) is only supported on the privacy unit (it counts customers); use COUNT(*) or GROUP BY the column",
+                        ));
+                    }
                 }
             } else if is_star {
                 AggKind::CountRows
@@ -404,8 +504,14 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
         "stddev_pop" => AggKind::StdDev,
         "median" => AggKind::Percentile(0.5),
         "percentile_cont" | "quantile_cont" => {
-            let p = params.args.get(1).and_then(literal_f64).filter(|p| (0.0..=1.0).contains(p));
-            AggKind::Percentile(p.ok_or_else(|| rejected("PERCENTILE_CONT(x, p) needs a literal p between 0 and 1"))?)
+            let p = params
+                .args
+                .get(1)
+                .and_then(literal_f64)
+                .filter(|p| (0.0..=1.0).contains(p));
+            AggKind::Percentile(p.ok_or_else(|| {
+                rejected("PERCENTILE_CONT(x, p) needs a literal p between 0 and 1")
+            })?)
         }
         "min" | "max" => {
             return Err(rejected(format!(
@@ -415,7 +521,10 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
             )));
         }
         "var" | "var_samp" | "var_sample" | "stddev_samp" => {
-            return Err(rejected(format!("{} (sample) is not supported: use VAR_POP / STDDEV_POP", name.to_uppercase())));
+            return Err(rejected(format!(
+                "{} (sample) is not supported: use VAR_POP / STDDEV_POP",
+                name.to_uppercase()
+            )));
         }
         other => {
             return Err(rejected(format!(
@@ -425,9 +534,15 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
         }
     };
     if params.distinct && kind != AggKind::CountUnits {
-        return Err(rejected(format!("DISTINCT inside {} is not supported", name.to_uppercase())));
+        return Err(rejected(format!(
+            "DISTINCT inside {} is not supported",
+            name.to_uppercase()
+        )));
     }
-    let needs_bounds = !matches!(kind, AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits);
+    let needs_bounds = !matches!(
+        kind,
+        AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits
+    );
     let bounds = explicit.or_else(|| value.as_ref().and_then(|v| catalog_bounds(v, catalog)));
     if needs_bounds && bounds.is_none() {
         let what = value.as_ref().map(|v| v.to_string()).unwrap_or_default();
@@ -439,19 +554,37 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
     if let Some(v) = &value {
         check_expr_row_level(v, "an aggregate argument")?;
     }
-    Ok(AggCall { kind, value, bounds, field, label })
+    Ok(AggCall {
+        kind,
+        value,
+        bounds,
+        field,
+        label,
+    })
 }
 
 /// Public values per key when every key is a column with declared public values.
-fn public_values(keys: &[Expr], input: &LogicalPlan, catalog: &Catalog) -> Result<Option<Vec<Vec<ScalarValue>>>> {
+fn public_values(
+    keys: &[Expr],
+    input: &LogicalPlan,
+    catalog: &Catalog,
+) -> Result<Option<Vec<Vec<ScalarValue>>>> {
     let schema = input.schema();
     let mut out = Vec::new();
     for k in keys {
-        let Expr::Column(c) = strip_casts(k) else { return Ok(None) };
-        let Some(values) = catalog.tables.iter().find_map(|t| t.columns.get(&c.name)?.public_values.clone()) else {
+        let Expr::Column(c) = strip_casts(k) else {
             return Ok(None);
         };
-        let ty = k.get_type(schema.as_ref()).map_err(|e| rejected(e.to_string()))?;
+        let Some(values) = catalog
+            .tables
+            .iter()
+            .find_map(|t| t.columns.get(&c.name)?.public_values.clone())
+        else {
+            return Ok(None);
+        };
+        let ty = k
+            .get_type(schema.as_ref())
+            .map_err(|e| rejected(e.to_string()))?;
         let mut typed = Vec::new();
         for v in values {
             let scalar = match &v {
@@ -459,9 +592,19 @@ fn public_values(keys: &[Expr], input: &LogicalPlan, catalog: &Catalog) -> Resul
                 toml::Value::Integer(i) => ScalarValue::Int64(Some(*i)),
                 toml::Value::Float(f) => ScalarValue::Float64(Some(*f)),
                 toml::Value::Boolean(b) => ScalarValue::Boolean(Some(*b)),
-                other => return Err(rejected(format!("public value {other} of column '{}' must be a string, number or boolean", c.name))),
+                other => {
+                    return Err(rejected(format!(
+                        "public value {other} of column '{}' must be a string, number or boolean",
+                        c.name
+                    )));
+                }
             };
-            typed.push(scalar.cast_to(&ty).map_err(|_| rejected(format!("public value {v} does not fit column '{}' of type {ty}", c.name)))?);
+            typed.push(scalar.cast_to(&ty).map_err(|_| {
+                rejected(format!(
+                    "public value {v} does not fit column '{}' of type {ty}",
+                    c.name
+                ))
+            })?);
         }
         out.push(typed);
     }

@@ -10,7 +10,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::functions_window::expr_fn::row_number;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit, when};
+use datafusion::logical_expr::{
+    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit, when,
+};
 
 use crate::analyze::{AggKind, Analysis};
 use crate::budget_split::{AggregatePlan, ComponentKind};
@@ -38,30 +40,55 @@ fn decimal(v: i128) -> Expr {
 fn lattice(x: &Expr, lo: f64, hi: f64, offset: f64, exponent: i32, power: i64) -> Expr {
     call(
         ToLattice::new(),
-        vec![cast(x.clone(), DataType::Float64), lit(lo), lit(hi), lit(offset), lit(i64::from(exponent)), lit(power)],
+        vec![
+            cast(x.clone(), DataType::Float64),
+            lit(lo),
+            lit(hi),
+            lit(offset),
+            lit(i64::from(exponent)),
+            lit(power),
+        ],
     )
 }
 
 fn least(v: Expr, cap: i64) -> Expr {
-    when(v.clone().gt(lit(cap)), lit(cap)).otherwise(v).unwrap_or_else(|_| lit(cap))
+    when(v.clone().gt(lit(cap)), lit(cap))
+        .otherwise(v)
+        .unwrap_or_else(|_| lit(cap))
 }
 
 /// Builds the bounded aggregation: one row per group with [`UNITS`], the
 /// key columns `__privagg_key{i}` and one exact column per component.
-pub(crate) fn bounded_plan(analysis: &Analysis, aggregates: &[AggregatePlan], max_groups: u32, max_rows: u32, salt: i64) -> Result<LogicalPlan> {
-    let fail = |e: datafusion::error::DataFusionError| rejected(crate::syntax::clean(&e.to_string()));
+pub(crate) fn bounded_plan(
+    analysis: &Analysis,
+    aggregates: &[AggregatePlan],
+    max_groups: u32,
+    max_rows: u32,
+    salt: i64,
+) -> Result<LogicalPlan> {
+    let fail =
+        |e: datafusion::error::DataFusionError| rejected(crate::syntax::clean(&e.to_string()));
     let rows_cap = i64::from(max_rows);
     let mut input = LogicalPlanBuilder::from(analysis.input.clone());
     if let Some(publics) = &analysis.public_values {
         // Public groups: rows outside the declared values never count.
         for (key, values) in analysis.keys.iter().zip(publics) {
             let list = values.iter().cloned().map(lit).collect();
-            input = input.filter(key.clone().in_list(list, false)).map_err(fail)?;
+            input = input
+                .filter(key.clone().in_list(list, false))
+                .map_err(fail)?;
         }
     }
     // Stage 1: per (unit, group) partials.
-    let mut group: Vec<Expr> = vec![Expr::Column(analysis.unit.clone()).alias(crate::analyze::UNIT)];
-    group.extend(analysis.keys.iter().enumerate().map(|(i, k)| k.clone().alias(key_name(i))));
+    let mut group: Vec<Expr> =
+        vec![Expr::Column(analysis.unit.clone()).alias(crate::analyze::UNIT)];
+    group.extend(
+        analysis
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| k.clone().alias(key_name(i))),
+    );
     let mut partials: Vec<Expr> = vec![count(lit(1i64)).alias(ROWS)];
     for a in aggregates {
         let value = a.call.value.clone().unwrap_or_else(|| lit(1i64));
@@ -71,7 +98,9 @@ pub(crate) fn bounded_plan(analysis: &Analysis, aggregates: &[AggregatePlan], ma
             let name = format!("{}_p", c.column);
             let e = c.grid.exponent();
             let partial = match (c.kind, &a.call.kind) {
-                (ComponentKind::Count, AggKind::CountRows | AggKind::CountUnits) => count(lit(1i64)),
+                (ComponentKind::Count, AggKind::CountRows | AggKind::CountUnits) => {
+                    count(lit(1i64))
+                }
                 (ComponentKind::Count, AggKind::CountValues) => count(value.clone()),
                 // Numeric aggregates count their non-NULL, non-NaN values.
                 (ComponentKind::Count, _) => count(lattice(&value, lo, hi, mid, 0, 1)),
@@ -88,7 +117,9 @@ pub(crate) fn bounded_plan(analysis: &Analysis, aggregates: &[AggregatePlan], ma
     let mut per_unit = input.aggregate(group, partials).map_err(fail)?;
     // L0: keep at most k groups per unit, the k with the smallest salted hash.
     if !analysis.keys.is_empty() {
-        let keys: Vec<Expr> = (0..analysis.keys.len()).map(|i| col(Column::from_name(key_name(i)))).collect();
+        let keys: Vec<Expr> = (0..analysis.keys.len())
+            .map(|i| col(Column::from_name(key_name(i))))
+            .collect();
         let mut hash_args = vec![lit(salt)];
         hash_args.extend(keys);
         let rank = row_number()
@@ -120,14 +151,22 @@ pub(crate) fn bounded_plan(analysis: &Analysis, aggregates: &[AggregatePlan], ma
                 }
                 (ComponentKind::NormalizedSum | ComponentKind::NormalizedSquares, _) => {
                     let count_col = col(Column::from_name(format!("{}_p", a.components[0].column)));
-                    call(Cap::new(), vec![cast(p, LATTICE_TYPE), count_col, lit(rows_cap)])
+                    call(
+                        Cap::new(),
+                        vec![cast(p, LATTICE_TYPE), count_col, lit(rows_cap)],
+                    )
                 }
             };
             totals.push(sum(contribution).alias(c.column.clone()));
         }
     }
-    let keys: Vec<Expr> = (0..analysis.keys.len()).map(|i| col(Column::from_name(key_name(i)))).collect();
-    per_unit.aggregate(keys, totals).and_then(|b| b.build()).map_err(fail)
+    let keys: Vec<Expr> = (0..analysis.keys.len())
+        .map(|i| col(Column::from_name(key_name(i))))
+        .collect();
+    per_unit
+        .aggregate(keys, totals)
+        .and_then(|b| b.build())
+        .map_err(fail)
 }
 
 /// Name of key column `i` in the bounded result.

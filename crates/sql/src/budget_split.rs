@@ -3,7 +3,9 @@
 //! is charged or read, and shown by `explain`.
 
 use num_rational::BigRational;
-use privagg_noise::{Delta, Epsilon, Grid, L1Sensitivity, LaplaceMechanism, PartitionSelector, PrivacyLoss};
+use privagg_noise::{
+    Delta, Epsilon, Grid, L1Sensitivity, LaplaceMechanism, PartitionSelector, PrivacyLoss,
+};
 use serde::Serialize;
 
 use crate::analyze::{AggCall, AggKind};
@@ -78,7 +80,11 @@ pub(crate) fn plan_aggregates(
 ) -> Result<(Vec<AggregatePlan>, Option<Epsilon>)> {
     let parts = calls.len() + usize::from(with_selection);
     let share = Epsilon::from_ratio(epsilon.as_ratio() / BigRational::from_integer(parts.into()))
-        .map_err(|e| rejected(format!("epsilon {epsilon} split over {parts} parts is too small: {e}")))?;
+        .map_err(|e| {
+        rejected(format!(
+            "epsilon {epsilon} split over {parts} parts is too small: {e}"
+        ))
+    })?;
     let mut plans = Vec::new();
     for (i, call) in calls.iter().enumerate() {
         plans.push(plan_one(i, call, &share, bounds)?);
@@ -87,18 +93,33 @@ pub(crate) fn plan_aggregates(
 }
 
 fn split(share: &Epsilon, n: usize) -> Result<Epsilon> {
-    Epsilon::from_ratio(share.as_ratio() / BigRational::from_integer(n.into())).map_err(|e| rejected(e.to_string()))
+    Epsilon::from_ratio(share.as_ratio() / BigRational::from_integer(n.into()))
+        .map_err(|e| rejected(e.to_string()))
 }
 
 fn count_component(column: String, epsilon: &Epsilon, sensitivity: f64) -> Result<Component> {
     let sensitivity = L1Sensitivity::new(sensitivity)?;
     let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
-    Ok(Component { kind: ComponentKind::Count, mechanism, grid: Grid::UNIT, sensitivity, clamp: None, column })
+    Ok(Component {
+        kind: ComponentKind::Count,
+        mechanism,
+        grid: Grid::UNIT,
+        sensitivity,
+        clamp: None,
+        column,
+    })
 }
 
 /// A real-valued component: grid from the value-unit sensitivity, then an
 /// integer mechanism on the lattice with the lattice sensitivity.
-fn lattice_component(kind: ComponentKind, column: String, epsilon: &Epsilon, per_unit_bound: f64, k: f64, clamp: Option<(f64, f64)>) -> Result<Component> {
+fn lattice_component(
+    kind: ComponentKind,
+    column: String,
+    epsilon: &Epsilon,
+    per_unit_bound: f64,
+    k: f64,
+    clamp: Option<(f64, f64)>,
+) -> Result<Component> {
     if per_unit_bound <= 0.0 || !per_unit_bound.is_finite() {
         return Err(rejected("bounds must not all be zero: widen lower/upper"));
     }
@@ -109,7 +130,14 @@ fn lattice_component(kind: ComponentKind, column: String, epsilon: &Epsilon, per
     let sensitivity = L1Sensitivity::new(k * lattice_bound)?;
     let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
     let clamp = clamp.map(|(l, u)| ((l / r).round() as i128, (u / r).round() as i128));
-    Ok(Component { kind, mechanism, grid, sensitivity, clamp, column })
+    Ok(Component {
+        kind,
+        mechanism,
+        grid,
+        sensitivity,
+        clamp,
+        column,
+    })
 }
 
 fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Result<AggregatePlan> {
@@ -119,41 +147,91 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
     let half = (hi - lo) / 2.0;
     let col = |suffix: &str| format!("__a{i}_{suffix}");
     let components = match call.kind {
-        AggKind::CountRows | AggKind::CountValues => vec![count_component(col("count"), share, k * rows)?],
+        AggKind::CountRows | AggKind::CountValues => {
+            vec![count_component(col("count"), share, k * rows)?]
+        }
         AggKind::CountUnits => vec![count_component(col("count"), share, k)?],
         AggKind::Sum => {
             let bound = lo.abs().max(hi.abs());
-            vec![lattice_component(ComponentKind::Sum, col("sum"), share, bound, k, Some((lo, hi)))?]
+            vec![lattice_component(
+                ComponentKind::Sum,
+                col("sum"),
+                share,
+                bound,
+                k,
+                Some((lo, hi)),
+            )?]
         }
         AggKind::Mean => {
             let e = split(share, 2)?;
             vec![
                 count_component(col("count"), &e, k * rows)?,
-                lattice_component(ComponentKind::NormalizedSum, col("nsum"), &e, rows * half, k, None)?,
+                lattice_component(
+                    ComponentKind::NormalizedSum,
+                    col("nsum"),
+                    &e,
+                    rows * half,
+                    k,
+                    None,
+                )?,
             ]
         }
         AggKind::Variance | AggKind::StdDev => {
             let e = split(share, 3)?;
             vec![
                 count_component(col("count"), &e, k * rows)?,
-                lattice_component(ComponentKind::NormalizedSum, col("nsum"), &e, rows * half, k, None)?,
-                lattice_component(ComponentKind::NormalizedSquares, col("nsq"), &e, rows * half * half, k, None)?,
+                lattice_component(
+                    ComponentKind::NormalizedSum,
+                    col("nsum"),
+                    &e,
+                    rows * half,
+                    k,
+                    None,
+                )?,
+                lattice_component(
+                    ComponentKind::NormalizedSquares,
+                    col("nsq"),
+                    &e,
+                    rows * half * half,
+                    k,
+                    None,
+                )?,
             ]
         }
         AggKind::Percentile(_) => Vec::new(),
     };
-    if matches!(call.kind, AggKind::Mean | AggKind::Variance | AggKind::StdDev) && half <= 0.0 {
-        return Err(rejected(format!("{}: lower and upper bounds must differ", call.label)));
+    if matches!(
+        call.kind,
+        AggKind::Mean | AggKind::Variance | AggKind::StdDev
+    ) && half <= 0.0
+    {
+        return Err(rejected(format!(
+            "{}: lower and upper bounds must differ",
+            call.label
+        )));
     }
-    Ok(AggregatePlan { call: call.clone(), components, epsilon: share.clone() })
+    Ok(AggregatePlan {
+        call: call.clone(),
+        components,
+        epsilon: share.clone(),
+    })
 }
 
 /// The partition selector for private group keys.
-pub(crate) fn selector(strategy: GroupSelection, epsilon: &Epsilon, delta: &Delta, k: u32) -> Result<PartitionSelector> {
+pub(crate) fn selector(
+    strategy: GroupSelection,
+    epsilon: &Epsilon,
+    delta: &Delta,
+    k: u32,
+) -> Result<PartitionSelector> {
     let sel = match strategy {
         GroupSelection::LaplaceThreshold => PartitionSelector::laplace_threshold(epsilon, delta, k),
-        GroupSelection::GaussianThreshold => PartitionSelector::gaussian_threshold(epsilon, delta, k),
-        GroupSelection::TruncatedGeometric | GroupSelection::PublicGroups => PartitionSelector::truncated_geometric(epsilon, delta, k),
+        GroupSelection::GaussianThreshold => {
+            PartitionSelector::gaussian_threshold(epsilon, delta, k)
+        }
+        GroupSelection::TruncatedGeometric | GroupSelection::PublicGroups => {
+            PartitionSelector::truncated_geometric(epsilon, delta, k)
+        }
     };
     sel.map_err(|e| rejected(format!("group selection: {e}")))
 }

@@ -183,7 +183,12 @@ impl Catalog {
     }
 
     /// An error about this catalog.
-    pub(crate) fn error(&self, table: Option<&str>, key: Option<&str>, message: impl Into<String>) -> SqlError {
+    pub(crate) fn error(
+        &self,
+        table: Option<&str>,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> SqlError {
         SqlError::Catalog {
             file: self.file.clone(),
             table: table.map(str::to_string),
@@ -195,61 +200,105 @@ impl Catalog {
     fn validate(&self) -> Result<()> {
         let mut names = std::collections::HashSet::new();
         for a in &self.analysts {
-            check_budget(self, None, &format!("analysts.{}", a.name), a.epsilon, a.delta)?;
+            check_budget(
+                self,
+                None,
+                &format!("analysts.{}", a.name),
+                a.epsilon,
+                a.delta,
+            )?;
         }
         for t in &self.tables {
             if !names.insert(t.name.to_lowercase()) {
                 return Err(self.error(Some(&t.name), Some("name"), "the table is declared twice"));
             }
             if t.max_groups_contributed == 0 {
-                return Err(self.error(Some(&t.name), Some("max_groups_contributed"), "must be at least 1"));
+                return Err(self.error(
+                    Some(&t.name),
+                    Some("max_groups_contributed"),
+                    "must be at least 1",
+                ));
             }
             if t.max_rows_per_group == 0 {
-                return Err(self.error(Some(&t.name), Some("max_rows_per_group"), "must be at least 1"));
+                return Err(self.error(
+                    Some(&t.name),
+                    Some("max_rows_per_group"),
+                    "must be at least 1",
+                ));
             }
             if let Some(eps) = t.epsilon {
                 check_budget(self, Some(&t.name), "epsilon", eps, t.delta.unwrap_or(0.0))?;
             } else if t.delta.is_some() {
-                return Err(self.error(Some(&t.name), Some("delta"), "a table delta cap needs an epsilon cap too"));
+                return Err(self.error(
+                    Some(&t.name),
+                    Some("delta"),
+                    "a table delta cap needs an epsilon cap too",
+                ));
             }
             for (col, c) in &t.columns {
                 let key = format!("columns.{col}");
                 match (c.lower, c.upper) {
                     (Some(l), Some(u)) if !(l.is_finite() && u.is_finite()) => {
-                        return Err(self.error(Some(&t.name), Some(&key), "bounds must be finite numbers"));
+                        return Err(self.error(
+                            Some(&t.name),
+                            Some(&key),
+                            "bounds must be finite numbers",
+                        ));
                     }
                     (Some(l), Some(u)) if l > u => {
-                        return Err(self.error(Some(&t.name), Some(&key), format!("lower bound {l} is greater than upper bound {u}")));
+                        return Err(self.error(
+                            Some(&t.name),
+                            Some(&key),
+                            format!("lower bound {l} is greater than upper bound {u}"),
+                        ));
                     }
                     (Some(_), None) | (None, Some(_)) => {
-                        return Err(self.error(Some(&t.name), Some(&key), "declare both lower and upper"));
+                        return Err(self.error(
+                            Some(&t.name),
+                            Some(&key),
+                            "declare both lower and upper",
+                        ));
                     }
                     _ => {}
                 }
                 if let Some(values) = &c.public_values
                     && values.is_empty()
                 {
-                    return Err(self.error(Some(&t.name), Some(&format!("{key}.public_values")), "the list of public values is empty"));
+                    return Err(self.error(
+                        Some(&t.name),
+                        Some(&format!("{key}.public_values")),
+                        "the list of public values is empty",
+                    ));
                 }
             }
         }
         for p in &self.public_tables {
             if !names.insert(p.name.to_lowercase()) {
-                return Err(self.error(Some(&p.name), Some("name"), "a table with this name is already declared"));
+                return Err(self.error(
+                    Some(&p.name),
+                    Some("name"),
+                    "a table with this name is already declared",
+                ));
             }
         }
         if let Some(e) = self.defaults.epsilon {
-            privagg_noise::Epsilon::new(e).map_err(|err| self.error(None, Some("defaults.epsilon"), err.to_string()))?;
+            privagg_noise::Epsilon::new(e)
+                .map_err(|err| self.error(None, Some("defaults.epsilon"), err.to_string()))?;
         }
         if let Some(d) = self.defaults.delta {
-            privagg_noise::Delta::new(d).map_err(|err| self.error(None, Some("defaults.delta"), err.to_string()))?;
+            privagg_noise::Delta::new(d)
+                .map_err(|err| self.error(None, Some("defaults.delta"), err.to_string()))?;
         }
         Ok(())
     }
 
     /// A path from the catalog, resolved against the catalog's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
     }
 
     /// The ledger file.
@@ -259,7 +308,9 @@ impl Catalog {
 
     /// A private table by name (case-insensitive).
     pub fn table(&self, name: &str) -> Option<&TableConfig> {
-        self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+        self.tables
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
     }
 
     /// An analyst by name.
@@ -268,12 +319,22 @@ impl Catalog {
     }
 }
 
-fn check_budget(catalog: &Catalog, table: Option<&str>, key: &str, epsilon: f64, delta: f64) -> Result<()> {
+fn check_budget(
+    catalog: &Catalog,
+    table: Option<&str>,
+    key: &str,
+    epsilon: f64,
+    delta: f64,
+) -> Result<()> {
     privagg_budget::Limit::epsilon_delta(epsilon, delta)
         .map(|_| ())
         .map_err(|e| catalog.error(table, Some(key), e.to_string()))?;
     if !(epsilon.is_finite() && epsilon > 0.0) {
-        return Err(catalog.error(table, Some(key), "the budget epsilon must be a positive number"));
+        return Err(catalog.error(
+            table,
+            Some(key),
+            "the budget epsilon must be a positive number",
+        ));
     }
     Ok(())
 }

@@ -34,7 +34,10 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        Self { confidence: 0.95, intervals: false }
+        Self {
+            confidence: 0.95,
+            intervals: false,
+        }
     }
 }
 
@@ -68,14 +71,17 @@ pub struct PrivateContext {
 
 impl std::fmt::Debug for PrivateContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrivateContext").field("catalog", &self.catalog.file).finish_non_exhaustive()
+        f.debug_struct("PrivateContext")
+            .field("catalog", &self.catalog.file)
+            .finish_non_exhaustive()
     }
 }
 
 /// The internal session: identifiers keep their case (CSV headers such as
 /// `UserId` are used as written), and privagg's functions are registered.
 fn new_session() -> Result<SessionContext> {
-    let config = datafusion::prelude::SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    let config = datafusion::prelude::SessionConfig::new()
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
     let mut session = SessionContext::new_with_config(config);
     let registry: &mut dyn FunctionRegistry = &mut session;
     crate::udf::register_all(registry).map_err(|e| rejected(e.to_string()))?;
@@ -100,19 +106,33 @@ impl PrivateContext {
     pub async fn with_ledger(catalog: Catalog, ledger: Arc<dyn Ledger>) -> Result<Self> {
         let session = new_session()?;
         let views = register_catalog(&session, &catalog).await?;
-        Ok(Self { session, catalog, views, ledger, settings: Mutex::new(OptionValues::default()) })
+        Ok(Self {
+            session,
+            catalog,
+            views,
+            ledger,
+            settings: Mutex::new(OptionValues::default()),
+        })
     }
 
     /// Registers a private table programmatically (from a path or batches).
     ///
     /// # Errors
     /// [`SqlError::Catalog`] when the policy does not fit the data.
-    pub async fn register_private_table(&mut self, table: TableConfig, source: TableSource) -> Result<()> {
+    pub async fn register_private_table(
+        &mut self,
+        table: TableConfig,
+        source: TableSource,
+    ) -> Result<()> {
         let mut catalog = self.catalog.clone();
-        catalog.tables.retain(|t| !t.name.eq_ignore_ascii_case(&table.name));
+        catalog
+            .tables
+            .retain(|t| !t.name.eq_ignore_ascii_case(&table.name));
         catalog.tables.push(table.clone());
         let plan = register_private(&self.session, &catalog, &table, source).await?;
-        self.views.private.retain(|(n, _)| !n.eq_ignore_ascii_case(&table.name));
+        self.views
+            .private
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(&table.name));
         self.views.private.push((table.name.clone(), plan));
         self.catalog = catalog;
         Ok(())
@@ -125,7 +145,12 @@ impl PrivateContext {
     pub async fn register_public_table(&mut self, name: &str, source: TableSource) -> Result<()> {
         let plan = register_public(&self.session, &self.catalog, name, source).await?;
         self.views.public.push((name.to_string(), plan));
-        self.catalog.public_tables.push(crate::catalog::PublicTableConfig { name: name.to_string(), path: Default::default() });
+        self.catalog
+            .public_tables
+            .push(crate::catalog::PublicTableConfig {
+                name: name.to_string(),
+                path: Default::default(),
+            });
         Ok(())
     }
 
@@ -134,7 +159,10 @@ impl PrivateContext {
     /// # Errors
     /// [`SqlError::Rejected`] for unknown options or bad values.
     pub fn set_option(&self, name: &str, value: &str) -> Result<()> {
-        self.settings.lock().unwrap_or_else(PoisonError::into_inner).set(name, value)
+        self.settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set(name, value)
     }
 
     /// The catalog.
@@ -159,7 +187,12 @@ impl PrivateContext {
     ///
     /// # Errors
     /// As [`Self::query`].
-    pub async fn query_with(&self, analyst: &str, sql: &str, config: QueryConfig) -> Result<Release> {
+    pub async fn query_with(
+        &self,
+        analyst: &str,
+        sql: &str,
+        config: QueryConfig,
+    ) -> Result<Release> {
         let mut rng = SecureRng::from_os();
         let request_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
         let prepared = self.prepare_request(sql, rng.next_u64() as i64).await;
@@ -171,7 +204,10 @@ impl PrivateContext {
             }
         };
         if !(config.confidence > 0.0 && config.confidence < 1.0) {
-            let e = rejected(format!("confidence {} must be strictly between 0 and 1", config.confidence));
+            let e = rejected(format!(
+                "confidence {} must be strictly between 0 and 1",
+                config.confidence
+            ));
             self.audit_rejection(&request_id, analyst, sql, &e)?;
             return Err(e);
         }
@@ -184,7 +220,12 @@ impl PrivateContext {
             .map_err(|_| SqlError::Execution("planning the bounded aggregation failed".into()))?
             .collect()
             .await
-            .map_err(|_| SqlError::Execution("reading the private data failed (check that the files match the catalog)".into()))?;
+            .map_err(|_| {
+                SqlError::Execution(
+                    "reading the private data failed (check that the files match the catalog)"
+                        .into(),
+                )
+            })?;
         let rows = release_groups(
             &exact,
             prepared.analysis.keys.len(),
@@ -200,13 +241,27 @@ impl PrivateContext {
             .session
             .execute_logical_plan(upper)
             .await
-            .map_err(|e| SqlError::Execution(format!("post-processing failed: {}", crate::syntax::clean(&e.to_string()))))?
+            .map_err(|e| {
+                SqlError::Execution(format!(
+                    "post-processing failed: {}",
+                    crate::syntax::clean(&e.to_string())
+                ))
+            })?
             .collect()
             .await
-            .map_err(|e| SqlError::Execution(format!("post-processing failed: {}", crate::syntax::clean(&e.to_string()))))?;
+            .map_err(|e| {
+                SqlError::Execution(format!(
+                    "post-processing failed: {}",
+                    crate::syntax::clean(&e.to_string())
+                ))
+            })?;
         let with_ci = finish(released.clone(), true)?;
         let cells = accuracy(&with_ci);
-        let batches = if config.intervals { with_ci } else { finish(released, false)? };
+        let batches = if config.intervals {
+            with_ci
+        } else {
+            finish(released, false)?
+        };
         let metadata = ReleaseMetadata {
             request_id,
             analyst: analyst.to_string(),
@@ -222,7 +277,11 @@ impl PrivateContext {
             groups_released: batches.iter().map(|b| b.num_rows()).sum(),
             confidence: config.confidence,
             accuracy: cells,
-            remaining: receipt.budgets.iter().map(|b| format!("{}: {}", b.scope, b.remaining())).collect(),
+            remaining: receipt
+                .budgets
+                .iter()
+                .map(|b| format!("{}: {}", b.scope, b.remaining()))
+                .collect(),
         };
         Ok(Release { batches, metadata })
     }
@@ -236,13 +295,24 @@ impl PrivateContext {
         let mut half_widths = Vec::new();
         for a in &prepared.aggregates {
             for c in &a.components {
-                half_widths.push((format!("{} ({:?})", a.call.label, c.kind), c.mechanism.half_width(0.95)? * c.grid.spacing()));
+                half_widths.push((
+                    format!("{} ({:?})", a.call.label, c.kind),
+                    c.mechanism.half_width(0.95)? * c.grid.spacing(),
+                ));
             }
         }
         Ok(Explanation {
             plan: prepared.bounded.display_indent().to_string(),
-            epsilon: privagg_budget::Amount::from_ratio(prepared.loss.epsilon(), privagg_budget::Rounding::Up)?.to_string(),
-            delta: privagg_budget::Amount::from_ratio(prepared.loss.delta(), privagg_budget::Rounding::Up)?.to_string(),
+            epsilon: privagg_budget::Amount::from_ratio(
+                prepared.loss.epsilon(),
+                privagg_budget::Rounding::Up,
+            )?
+            .to_string(),
+            delta: privagg_budget::Amount::from_ratio(
+                prepared.loss.delta(),
+                privagg_budget::Rounding::Up,
+            )?
+            .to_string(),
             split: prepared.split(),
             columns: columns(&prepared),
             half_widths,
@@ -255,7 +325,11 @@ impl PrivateContext {
         for statement in parse_request(sql)? {
             match statement {
                 Statement::Set { name, value } => self.set_option(&name, &value)?,
-                Statement::Query { sql, options, original } => {
+                Statement::Query {
+                    sql,
+                    options,
+                    original,
+                } => {
                     if query.is_some() {
                         return Err(rejected("one SELECT per request: run queries separately"));
                     }
@@ -271,18 +345,41 @@ impl PrivateContext {
             sql_options.set(name, value)?;
         }
         let merged = sql_options.or(&self.settings.lock().unwrap_or_else(PoisonError::into_inner));
-        let prepared = prepare(&self.session, &self.catalog, &self.views, &plain, &merged, salt).await?;
+        let prepared = prepare(
+            &self.session,
+            &self.catalog,
+            &self.views,
+            &plain,
+            &merged,
+            salt,
+        )
+        .await?;
         Ok((prepared, original))
     }
 
-    fn charge(&self, request_id: &str, analyst: &str, text: &str, prepared: &Prepared) -> Result<privagg_budget::Receipt> {
-        let a = self.catalog.analyst(analyst).ok_or_else(|| SqlError::UnknownAnalyst(analyst.to_string()))?;
-        let mut scopes = vec![(Scope::Analyst(a.name.clone()), Limit::epsilon_delta(a.epsilon, a.delta)?)];
+    fn charge(
+        &self,
+        request_id: &str,
+        analyst: &str,
+        text: &str,
+        prepared: &Prepared,
+    ) -> Result<privagg_budget::Receipt> {
+        let a = self
+            .catalog
+            .analyst(analyst)
+            .ok_or_else(|| SqlError::UnknownAnalyst(analyst.to_string()))?;
+        let mut scopes = vec![(
+            Scope::Analyst(a.name.clone()),
+            Limit::epsilon_delta(a.epsilon, a.delta)?,
+        )];
         for t in &prepared.analysis.private_tables {
             if let Some(cfg) = self.catalog.table(t)
                 && let Some(eps) = cfg.epsilon
             {
-                scopes.push((Scope::Table(cfg.name.clone()), Limit::epsilon_delta(eps, cfg.delta.unwrap_or(0.0))?));
+                scopes.push((
+                    Scope::Table(cfg.name.clone()),
+                    Limit::epsilon_delta(eps, cfg.delta.unwrap_or(0.0))?,
+                ));
             }
         }
         let request = ChargeRequest {
@@ -295,7 +392,13 @@ impl PrivateContext {
         Ok(self.ledger.charge(&request)?)
     }
 
-    fn audit_rejection(&self, request_id: &str, analyst: &str, sql: &str, error: &SqlError) -> Result<()> {
+    fn audit_rejection(
+        &self,
+        request_id: &str,
+        analyst: &str,
+        sql: &str,
+        error: &SqlError,
+    ) -> Result<()> {
         self.ledger.record_rejection(&Rejection {
             request_id: request_id.to_string(),
             analyst: analyst.to_string(),
@@ -307,5 +410,13 @@ impl PrivateContext {
 }
 
 fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
-    prepared.aggregates.iter().flat_map(|a| a.components.iter().map(|c| ColumnNoise::of(&a.call.label, c))).collect()
+    prepared
+        .aggregates
+        .iter()
+        .flat_map(|a| {
+            a.components
+                .iter()
+                .map(|c| ColumnNoise::of(&a.call.label, c))
+        })
+        .collect()
 }

@@ -55,7 +55,9 @@ pub fn parse_request(text: &str) -> Result<Vec<Statement>> {
         .filter(|s| !s.is_empty())
         .collect();
     if statements.is_empty() {
-        return Err(SqlError::InvalidSql("the request is empty: write a SELECT statement".into()));
+        return Err(SqlError::InvalidSql(
+            "the request is empty: write a SELECT statement".into(),
+        ));
     }
     statements.iter().map(|s| parse_statement(s)).collect()
 }
@@ -67,24 +69,41 @@ fn parse_statement(text: &str) -> Result<Statement> {
     }
     let (sql, options) = strip_dp_clause(text, &tokens)?;
     let sql = rewrite_bounds(&sql)?;
-    Ok(Statement::Query { sql, options, original: text.to_string() })
+    Ok(Statement::Query {
+        sql,
+        options,
+        original: text.to_string(),
+    })
 }
 
 fn parse_set(text: &str, tokens: &[Token]) -> Result<Statement> {
-    let usage = || SqlError::InvalidSql(format!("expected `SET privagg.<option> = <value>`, got `{text}`"));
-    let name = tokens.get(1).filter(|t| t.kind == Kind::Word).ok_or_else(usage)?;
+    let usage = || {
+        SqlError::InvalidSql(format!(
+            "expected `SET privagg.<option> = <value>`, got `{text}`"
+        ))
+    };
+    let name = tokens
+        .get(1)
+        .filter(|t| t.kind == Kind::Word)
+        .ok_or_else(usage)?;
     let name = name.text(text).to_lowercase();
     let Some(option) = name.strip_prefix("privagg.") else {
         return Err(SqlError::InvalidSql(format!(
             "only privagg options can be set (`SET privagg.epsilon = 1.0`), not `{name}`"
         )));
     };
-    let eq = tokens.get(2).filter(|t| t.is_symbol(text, "=") || t.is_word("to")).ok_or_else(usage)?;
+    let eq = tokens
+        .get(2)
+        .filter(|t| t.is_symbol(text, "=") || t.is_word("to"))
+        .ok_or_else(usage)?;
     let value = text[eq.end..].trim();
     if value.is_empty() {
         return Err(usage());
     }
-    Ok(Statement::Set { name: option.to_string(), value: unquote(value) })
+    Ok(Statement::Set {
+        name: option.to_string(),
+        value: unquote(value),
+    })
 }
 
 /// Removes `WITH DIFFERENTIAL_PRIVACY [OPTIONS (...)]` right after the first SELECT.
@@ -101,9 +120,15 @@ fn strip_dp_clause(text: &str, tokens: &[Token]) -> Result<(String, Vec<(String,
     let mut end = dp.end;
     let mut options = Vec::new();
     if tokens.get(select + 3).is_some_and(|t| t.is_word("options")) {
-        let open = tokens.get(select + 4).filter(|t| t.is_symbol(text, "(")).ok_or_else(|| {
-            SqlError::InvalidSql("OPTIONS must be followed by a parenthesised list: OPTIONS (epsilon = 1.0)".into())
-        })?;
+        let open = tokens
+            .get(select + 4)
+            .filter(|t| t.is_symbol(text, "("))
+            .ok_or_else(|| {
+                SqlError::InvalidSql(
+                    "OPTIONS must be followed by a parenthesised list: OPTIONS (epsilon = 1.0)"
+                        .into(),
+                )
+            })?;
         let close = matching_paren(text, tokens, select + 4)?;
         options = parse_options(&text[open.end..tokens[close].start])?;
         end = tokens[close].end;
@@ -179,7 +204,10 @@ fn rewrite_bounds(sql: &str) -> Result<String> {
 /// leading arguments) becomes `privagg_bounds(x, lo, hi)`; `None` when the
 /// call has no bounds.
 fn bounded_arguments(inner: &str, leading: usize) -> Result<Option<String>> {
-    let args: Vec<String> = split_top_level(inner, ',')?.into_iter().map(|a| a.trim().to_string()).collect();
+    let args: Vec<String> = split_top_level(inner, ',')?
+        .into_iter()
+        .map(|a| a.trim().to_string())
+        .collect();
     let value = args.first().cloned().unwrap_or_default();
     let rest: Vec<&String> = args.iter().skip(leading).collect();
     let bounds = match rest.as_slice() {
@@ -193,13 +221,20 @@ fn bounded_arguments(inner: &str, leading: usize) -> Result<Option<String>> {
                 )));
             }
             let tuple = tuple.trim();
-            let inner = tuple.strip_prefix('(').and_then(|t| t.strip_suffix(')')).ok_or_else(|| {
-                SqlError::InvalidSql(format!("`{name}` takes a pair: {name} => (lower, upper)"))
-            })?;
+            let inner = tuple
+                .strip_prefix('(')
+                .and_then(|t| t.strip_suffix(')'))
+                .ok_or_else(|| {
+                    SqlError::InvalidSql(format!("`{name}` takes a pair: {name} => (lower, upper)"))
+                })?;
             let pair = split_top_level(inner, ',')?;
             match pair.as_slice() {
                 [lo, hi] => (lo.trim().to_string(), hi.trim().to_string()),
-                _ => return Err(SqlError::InvalidSql(format!("`{name}` takes exactly two bounds: (lower, upper)"))),
+                _ => {
+                    return Err(SqlError::InvalidSql(format!(
+                        "`{name}` takes exactly two bounds: (lower, upper)"
+                    )));
+                }
             }
         }
         [lo, hi] => (lo.to_string(), hi.to_string()),
@@ -254,13 +289,21 @@ fn tokenize(src: &str) -> Result<Vec<Token>> {
         } else if src[i..].starts_with("--") {
             i = src[i..].find('\n').map_or(bytes.len(), |n| i + n);
         } else if src[i..].starts_with("/*") {
-            i = src[i + 2..].find("*/").map(|n| i + n + 4).ok_or_else(|| SqlError::InvalidSql("unterminated /* comment".into()))?;
+            i = src[i + 2..]
+                .find("*/")
+                .map(|n| i + n + 4)
+                .ok_or_else(|| SqlError::InvalidSql("unterminated /* comment".into()))?;
         } else if c == b'\'' || c == b'"' || c == b'`' {
             let start = i;
             i += 1;
             loop {
                 match bytes.get(i) {
-                    None => return Err(SqlError::InvalidSql(format!("unterminated quote starting at character {}", start + 1))),
+                    None => {
+                        return Err(SqlError::InvalidSql(format!(
+                            "unterminated quote starting at character {}",
+                            start + 1
+                        )));
+                    }
                     Some(b) if *b == c && bytes.get(i + 1) == Some(&c) => i += 2,
                     Some(b) if *b == c => {
                         i += 1;
@@ -269,18 +312,46 @@ fn tokenize(src: &str) -> Result<Vec<Token>> {
                     Some(_) => i += 1,
                 }
             }
-            let kind = if c == b'\'' { Kind::Literal } else { Kind::Word };
-            tokens.push(Token { kind, start, end: i, lower: src[start..i].to_lowercase() });
+            let kind = if c == b'\'' {
+                Kind::Literal
+            } else {
+                Kind::Word
+            };
+            tokens.push(Token {
+                kind,
+                start,
+                end: i,
+                lower: src[start..i].to_lowercase(),
+            });
         } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c >= 0x80 {
             let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.' || bytes[i] >= 0x80) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric()
+                    || bytes[i] == b'_'
+                    || bytes[i] == b'.'
+                    || bytes[i] >= 0x80)
+            {
                 i += 1;
             }
-            tokens.push(Token { kind: Kind::Word, start, end: i, lower: src[start..i].to_lowercase() });
+            tokens.push(Token {
+                kind: Kind::Word,
+                start,
+                end: i,
+                lower: src[start..i].to_lowercase(),
+            });
         } else {
             let len = src[i..].chars().next().map_or(1, char::len_utf8);
-            let end = if src[i..].starts_with("=>") { i + 2 } else { i + len };
-            tokens.push(Token { kind: Kind::Symbol, start: i, end, lower: src[i..end].to_string() });
+            let end = if src[i..].starts_with("=>") {
+                i + 2
+            } else {
+                i + len
+            };
+            tokens.push(Token {
+                kind: Kind::Symbol,
+                start: i,
+                end,
+                lower: src[i..end].to_string(),
+            });
             i = end;
         }
     }

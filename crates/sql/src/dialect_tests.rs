@@ -12,7 +12,10 @@ fn strips_the_differential_privacy_clause() {
     let (sql, options) = query(
         "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1.0, delta = 1e-6, group_selection_strategy = PUBLIC_GROUPS) segment, COUNT(*) FROM customers GROUP BY segment",
     );
-    assert_eq!(sql.split_whitespace().collect::<Vec<_>>().join(" "), "SELECT segment, COUNT(*) FROM customers GROUP BY segment");
+    assert_eq!(
+        sql.split_whitespace().collect::<Vec<_>>().join(" "),
+        "SELECT segment, COUNT(*) FROM customers GROUP BY segment"
+    );
     assert_eq!(
         options,
         vec![
@@ -27,34 +30,66 @@ fn strips_the_differential_privacy_clause() {
 
 #[test]
 fn keywords_inside_literals_are_untouched() {
-    let (sql, options) = query("SELECT COUNT(*) FROM t WHERE note = 'SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 9)'");
+    let (sql, options) = query(
+        "SELECT COUNT(*) FROM t WHERE note = 'SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 9)'",
+    );
     assert!(options.is_empty());
     assert!(sql.contains("'SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 9)'"));
 }
 
 #[test]
 fn bounds_are_rewritten() {
-    let (sql, _) = query("SELECT SUM(spend, contribution_bounds_per_group => (0, 100)), AVG(spend, 0, 50), SUM(spend) FROM t");
-    assert_eq!(sql, "SELECT SUM(privagg_bounds(spend, 0, 100)), AVG(privagg_bounds(spend, 0, 50)), SUM(spend) FROM t");
+    let (sql, _) = query(
+        "SELECT SUM(spend, contribution_bounds_per_group => (0, 100)), AVG(spend, 0, 50), SUM(spend) FROM t",
+    );
+    assert_eq!(
+        sql,
+        "SELECT SUM(privagg_bounds(spend, 0, 100)), AVG(privagg_bounds(spend, 0, 50)), SUM(spend) FROM t"
+    );
     let (sql, _) = query("SELECT PERCENTILE_CONT(age, 0.5, 0, 100) FROM t");
-    assert_eq!(sql, "SELECT PERCENTILE_CONT(privagg_bounds(age, 0, 100), 0.5) FROM t");
+    assert_eq!(
+        sql,
+        "SELECT PERCENTILE_CONT(privagg_bounds(age, 0, 100), 0.5) FROM t"
+    );
     let err = parse_request("SELECT SUM(x, bounds => (0, 1)) FROM t").expect_err("unknown named");
-    assert!(err.to_string().contains("unknown named argument `bounds`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown named argument `bounds`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn set_statements_and_multiple_statements() {
     let stmts = parse_request("SET privagg.epsilon = 0.5; SET privagg.group_selection_strategy = 'LAPLACE_THRESHOLD'; SELECT COUNT(*) FROM t;").expect("parses");
     assert_eq!(stmts.len(), 3);
-    assert_eq!(stmts[0], Statement::Set { name: "epsilon".into(), value: "0.5".into() });
-    assert_eq!(stmts[1], Statement::Set { name: "group_selection_strategy".into(), value: "LAPLACE_THRESHOLD".into() });
+    assert_eq!(
+        stmts[0],
+        Statement::Set {
+            name: "epsilon".into(),
+            value: "0.5".into()
+        }
+    );
+    assert_eq!(
+        stmts[1],
+        Statement::Set {
+            name: "group_selection_strategy".into(),
+            value: "LAPLACE_THRESHOLD".into()
+        }
+    );
     assert!(parse_request("SET datafusion.x = 1").is_err());
     assert!(parse_request("SET privagg.epsilon").is_err());
 }
 
 #[test]
 fn malformed_requests() {
-    for bad in ["", " ; ", "SELECT 'unterminated", "SELECT /* open", "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS epsilon = 1 x FROM t", "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon 1) x FROM t"] {
+    for bad in [
+        "",
+        " ; ",
+        "SELECT 'unterminated",
+        "SELECT /* open",
+        "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS epsilon = 1 x FROM t",
+        "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon 1) x FROM t",
+    ] {
         assert!(parse_request(bad).is_err(), "{bad}");
     }
 }
@@ -62,5 +97,8 @@ fn malformed_requests() {
 #[test]
 fn variance_and_stddev_are_population_statistics() {
     let (sql, _) = query("SELECT VARIANCE(x), stddev(x, 0, 9), variance_col FROM t");
-    assert_eq!(sql, "SELECT var_pop(x), stddev_pop(privagg_bounds(x, 0, 9)), variance_col FROM t");
+    assert_eq!(
+        sql,
+        "SELECT var_pop(x), stddev_pop(privagg_bounds(x, 0, 9)), variance_col FROM t"
+    );
 }

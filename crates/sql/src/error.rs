@@ -41,7 +41,9 @@ pub enum SqlError {
     /// Reading the data failed after the budget was charged. The charge is
     /// kept (private data may have been read). The message names the stage,
     /// never a value.
-    #[error("query failed while reading data, after the budget was charged (the charge is kept): {0}")]
+    #[error(
+        "query failed while reading data, after the budget was charged (the charge is kept): {0}"
+    )]
     Execution(String),
 }
 

@@ -35,14 +35,38 @@ fn execution(e: impl std::fmt::Display) -> SqlError {
     SqlError::Execution("the bounded aggregation returned an unexpected result".into())
 }
 
-fn read_exact(batches: &[RecordBatch], n_keys: usize, columns: &[String]) -> Result<Vec<(Vec<ScalarValue>, ExactGroup)>> {
+fn read_exact(
+    batches: &[RecordBatch],
+    n_keys: usize,
+    columns: &[String],
+) -> Result<Vec<(Vec<ScalarValue>, ExactGroup)>> {
     let mut out = Vec::new();
     for b in batches {
-        let units = b.column_by_name(UNITS).ok_or_else(|| execution("units"))?.as_primitive_opt::<Int64Type>().ok_or_else(|| execution("units type"))?;
-        let keys: Vec<_> = (0..n_keys).map(|i| b.column_by_name(&key_column(i)).cloned().ok_or_else(|| execution("key"))).collect::<Result<_>>()?;
-        let sums: Vec<_> = columns.iter().map(|c| b.column_by_name(c).cloned().ok_or_else(|| execution("column"))).collect::<Result<_>>()?;
+        let units = b
+            .column_by_name(UNITS)
+            .ok_or_else(|| execution("units"))?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| execution("units type"))?;
+        let keys: Vec<_> = (0..n_keys)
+            .map(|i| {
+                b.column_by_name(&key_column(i))
+                    .cloned()
+                    .ok_or_else(|| execution("key"))
+            })
+            .collect::<Result<_>>()?;
+        let sums: Vec<_> = columns
+            .iter()
+            .map(|c| {
+                b.column_by_name(c)
+                    .cloned()
+                    .ok_or_else(|| execution("column"))
+            })
+            .collect::<Result<_>>()?;
         for row in 0..b.num_rows() {
-            let key = keys.iter().map(|k| ScalarValue::try_from_array(k, row).map_err(execution)).collect::<Result<Vec<_>>>()?;
+            let key = keys
+                .iter()
+                .map(|k| ScalarValue::try_from_array(k, row).map_err(execution))
+                .collect::<Result<Vec<_>>>()?;
             let values = sums
                 .iter()
                 .map(|s| {
@@ -58,7 +82,13 @@ fn read_exact(batches: &[RecordBatch], n_keys: usize, columns: &[String]) -> Res
                     }
                 })
                 .collect();
-            out.push((key, ExactGroup { units: units.value(row).max(0) as u64, sums: values }));
+            out.push((
+                key,
+                ExactGroup {
+                    units: units.value(row).max(0) as u64,
+                    sums: values,
+                },
+            ));
         }
     }
     Ok(out)
@@ -67,11 +97,15 @@ fn read_exact(batches: &[RecordBatch], n_keys: usize, columns: &[String]) -> Res
 /// Every combination of public key values, in declaration order.
 fn cartesian(values: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
     values.iter().fold(vec![Vec::new()], |acc, vs| {
-        acc.iter().flat_map(|prefix| vs.iter().map(move |v| {
-            let mut p = prefix.clone();
-            p.push(v.clone());
-            p
-        })).collect()
+        acc.iter()
+            .flat_map(|prefix| {
+                vs.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push(v.clone());
+                    p
+                })
+            })
+            .collect()
     })
 }
 
@@ -86,15 +120,22 @@ pub(crate) fn release_groups(
     confidence: f64,
     rng: &mut SecureRng,
 ) -> Result<Vec<ReleasedRow>> {
-    let columns: Vec<String> = aggregates.iter().flat_map(|a| a.components.iter().map(|c| c.column.clone())).collect();
+    let columns: Vec<String> = aggregates
+        .iter()
+        .flat_map(|a| a.components.iter().map(|c| c.column.clone()))
+        .collect();
     let exact = read_exact(batches, n_keys, &columns)?;
     let groups: Vec<(Vec<ScalarValue>, Vec<i128>)> = match public_values {
         Some(values) => {
-            let mut by_key: HashMap<Vec<ScalarValue>, Vec<i128>> = exact.into_iter().map(|(k, g)| (k, g.sums)).collect();
-            cartesian(values).into_iter().map(|k| {
-                let sums = by_key.remove(&k).unwrap_or_else(|| vec![0; columns.len()]);
-                (k, sums)
-            }).collect()
+            let mut by_key: HashMap<Vec<ScalarValue>, Vec<i128>> =
+                exact.into_iter().map(|(k, g)| (k, g.sums)).collect();
+            cartesian(values)
+                .into_iter()
+                .map(|k| {
+                    let sums = by_key.remove(&k).unwrap_or_else(|| vec![0; columns.len()]);
+                    (k, sums)
+                })
+                .collect()
         }
         None => {
             let shift = min_units.unwrap_or(1).saturating_sub(1);
@@ -122,13 +163,23 @@ pub(crate) fn release_groups(
             values.push(v);
             intervals.push(ci);
         }
-        rows.push(ReleasedRow { keys, values, intervals });
+        rows.push(ReleasedRow {
+            keys,
+            values,
+            intervals,
+        });
     }
     Ok(rows)
 }
 
 /// A noisy component value (value units) and its interval at `confidence`.
-fn noisy(a: &AggregatePlan, i: usize, exact: i128, confidence: f64, rng: &mut SecureRng) -> Result<(f64, ConfidenceInterval)> {
+fn noisy(
+    a: &AggregatePlan,
+    i: usize,
+    exact: i128,
+    confidence: f64,
+    rng: &mut SecureRng,
+) -> Result<(f64, ConfidenceInterval)> {
     let c = &a.components[i];
     let m = c.mechanism.release_integer(exact, rng);
     let r = c.grid.spacing();
@@ -137,7 +188,12 @@ fn noisy(a: &AggregatePlan, i: usize, exact: i128, confidence: f64, rng: &mut Se
     Ok((value, ConfidenceInterval::around(value, hw, confidence)))
 }
 
-fn release_aggregate(a: &AggregatePlan, sums: &[i128], confidence: f64, rng: &mut SecureRng) -> Result<(Option<f64>, Option<ConfidenceInterval>)> {
+fn release_aggregate(
+    a: &AggregatePlan,
+    sums: &[i128],
+    confidence: f64,
+    rng: &mut SecureRng,
+) -> Result<(Option<f64>, Option<ConfidenceInterval>)> {
     let (lo, hi) = a.call.bounds.unwrap_or((0.0, 0.0));
     let mid = (lo + hi) / 2.0;
     let half = (hi - lo) / 2.0;
@@ -147,7 +203,14 @@ fn release_aggregate(a: &AggregatePlan, sums: &[i128], confidence: f64, rng: &mu
             if a.components[0].kind == ComponentKind::Count {
                 // Counts are never negative (post-processing).
                 let v = v.max(0.0);
-                return Ok((Some(v), Some(ConfidenceInterval { low: ci.low.max(0.0), high: ci.high.max(0.0), confidence })));
+                return Ok((
+                    Some(v),
+                    Some(ConfidenceInterval {
+                        low: ci.low.max(0.0),
+                        high: ci.high.max(0.0),
+                        confidence,
+                    }),
+                ));
             }
             Ok((Some(v), Some(ci)))
         }
@@ -159,10 +222,24 @@ fn release_aggregate(a: &AggregatePlan, sums: &[i128], confidence: f64, rng: &mu
             let n = count.max(1.0);
             let mean = (mid + nsum / n).clamp(lo, hi);
             let (n_lo, n_hi) = (count_ci.low.max(1.0), count_ci.high.max(1.0));
-            let candidates = [nsum_ci.low / n_lo, nsum_ci.low / n_hi, nsum_ci.high / n_lo, nsum_ci.high / n_hi];
-            let low = (mid + candidates.iter().copied().fold(f64::INFINITY, f64::min)).clamp(lo, hi);
-            let high = (mid + candidates.iter().copied().fold(f64::NEG_INFINITY, f64::max)).clamp(lo, hi);
-            Ok((Some(mean), Some(ConfidenceInterval { low, high, confidence })))
+            let candidates = [
+                nsum_ci.low / n_lo,
+                nsum_ci.low / n_hi,
+                nsum_ci.high / n_lo,
+                nsum_ci.high / n_hi,
+            ];
+            let low =
+                (mid + candidates.iter().copied().fold(f64::INFINITY, f64::min)).clamp(lo, hi);
+            let high =
+                (mid + candidates.iter().copied().fold(f64::NEG_INFINITY, f64::max)).clamp(lo, hi);
+            Ok((
+                Some(mean),
+                Some(ConfidenceInterval {
+                    low,
+                    high,
+                    confidence,
+                }),
+            ))
         }
         AggKind::Variance | AggKind::StdDev => {
             let part = 1.0 - (1.0 - confidence) / 3.0;
@@ -173,22 +250,47 @@ fn release_aggregate(a: &AggregatePlan, sums: &[i128], confidence: f64, rng: &mu
             let max_var = half * half;
             let var = (nsq / n - (nsum / n).powi(2)).clamp(0.0, max_var);
             let (n_lo, n_hi) = (count_ci.low.max(1.0), count_ci.high.max(1.0));
-            let mean_dev = [nsum_ci.low / n_lo, nsum_ci.low / n_hi, nsum_ci.high / n_lo, nsum_ci.high / n_hi];
+            let mean_dev = [
+                nsum_ci.low / n_lo,
+                nsum_ci.low / n_hi,
+                nsum_ci.high / n_lo,
+                nsum_ci.high / n_hi,
+            ];
             let dev_sq_max = mean_dev.iter().map(|d| d * d).fold(0.0, f64::max);
-            let dev_sq_min = if mean_dev.iter().any(|d| *d <= 0.0) && mean_dev.iter().any(|d| *d >= 0.0) {
-                0.0
-            } else {
-                mean_dev.iter().map(|d| d * d).fold(f64::INFINITY, f64::min)
-            };
-            let sq = [nsq_ci.low / n_lo, nsq_ci.low / n_hi, nsq_ci.high / n_lo, nsq_ci.high / n_hi];
+            let dev_sq_min =
+                if mean_dev.iter().any(|d| *d <= 0.0) && mean_dev.iter().any(|d| *d >= 0.0) {
+                    0.0
+                } else {
+                    mean_dev.iter().map(|d| d * d).fold(f64::INFINITY, f64::min)
+                };
+            let sq = [
+                nsq_ci.low / n_lo,
+                nsq_ci.low / n_hi,
+                nsq_ci.high / n_lo,
+                nsq_ci.high / n_hi,
+            ];
             let sq_lo = sq.iter().copied().fold(f64::INFINITY, f64::min);
             let sq_hi = sq.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let var_lo = (sq_lo - dev_sq_max).clamp(0.0, max_var);
             let var_hi = (sq_hi - dev_sq_min).clamp(0.0, max_var);
             if a.call.kind == AggKind::StdDev {
-                return Ok((Some(var.sqrt()), Some(ConfidenceInterval { low: var_lo.sqrt(), high: var_hi.sqrt(), confidence })));
+                return Ok((
+                    Some(var.sqrt()),
+                    Some(ConfidenceInterval {
+                        low: var_lo.sqrt(),
+                        high: var_hi.sqrt(),
+                        confidence,
+                    }),
+                ));
             }
-            Ok((Some(var), Some(ConfidenceInterval { low: var_lo, high: var_hi, confidence })))
+            Ok((
+                Some(var),
+                Some(ConfidenceInterval {
+                    low: var_lo,
+                    high: var_hi,
+                    confidence,
+                }),
+            ))
         }
         AggKind::Percentile(_) => Ok((None, None)),
     }

@@ -75,7 +75,11 @@ impl OptionValues {
                 self.delta = Some(v);
             }
             "max_groups_contributed" | "max_rows_contributed" => {
-                let v: u32 = value.parse().ok().filter(|v| (1..=100_000).contains(v)).ok_or_else(|| bad("expected a whole number from 1 to 100000"))?;
+                let v: u32 = value
+                    .parse()
+                    .ok()
+                    .filter(|v| (1..=100_000).contains(v))
+                    .ok_or_else(|| bad("expected a whole number from 1 to 100000"))?;
                 if name == "max_groups_contributed" {
                     self.max_groups_contributed = Some(v);
                 } else {
@@ -89,11 +93,17 @@ impl OptionValues {
                 })?);
             }
             "min_privacy_units_per_group" => {
-                let v: u64 = value.parse().ok().filter(|v| (1..=1_000_000_000).contains(v)).ok_or_else(|| bad("expected a whole number from 1 to 1e9"))?;
+                let v: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|v| (1..=1_000_000_000).contains(v))
+                    .ok_or_else(|| bad("expected a whole number from 1 to 1e9"))?;
                 self.min_privacy_units_per_group = Some(v);
             }
             other => {
-                return Err(SqlError::Rejected(format!("unknown option `{other}`; the options are: {OPTION_NAMES}")));
+                return Err(SqlError::Rejected(format!(
+                    "unknown option `{other}`; the options are: {OPTION_NAMES}"
+                )));
             }
         }
         Ok(())
@@ -104,11 +114,20 @@ impl OptionValues {
         OptionValues {
             epsilon: self.epsilon.or(fallback.epsilon),
             delta: self.delta.or(fallback.delta),
-            max_groups_contributed: self.max_groups_contributed.or(fallback.max_groups_contributed),
+            max_groups_contributed: self
+                .max_groups_contributed
+                .or(fallback.max_groups_contributed),
             max_rows_contributed: self.max_rows_contributed.or(fallback.max_rows_contributed),
-            privacy_unit_column: self.privacy_unit_column.clone().or_else(|| fallback.privacy_unit_column.clone()),
-            group_selection_strategy: self.group_selection_strategy.or(fallback.group_selection_strategy),
-            min_privacy_units_per_group: self.min_privacy_units_per_group.or(fallback.min_privacy_units_per_group),
+            privacy_unit_column: self
+                .privacy_unit_column
+                .clone()
+                .or_else(|| fallback.privacy_unit_column.clone()),
+            group_selection_strategy: self
+                .group_selection_strategy
+                .or(fallback.group_selection_strategy),
+            min_privacy_units_per_group: self
+                .min_privacy_units_per_group
+                .or(fallback.min_privacy_units_per_group),
         }
     }
 }
@@ -126,14 +145,18 @@ mod tests {
     fn options_validate_and_merge() {
         let mut sql = OptionValues::default();
         sql.set("epsilon", "0.5").expect("valid");
-        sql.set("group_selection_strategy", "public_groups").expect("valid");
+        sql.set("group_selection_strategy", "public_groups")
+            .expect("valid");
         let mut session = OptionValues::default();
         session.set("epsilon", "2").expect("valid");
         session.set("delta", "1e-7").expect("valid");
         let merged = sql.or(&session);
         assert_eq!(merged.epsilon, Some(0.5));
         assert_eq!(merged.delta, Some(1e-7));
-        assert_eq!(merged.group_selection_strategy, Some(GroupSelection::PublicGroups));
+        assert_eq!(
+            merged.group_selection_strategy,
+            Some(GroupSelection::PublicGroups)
+        );
     }
 
     #[test]
@@ -143,8 +166,16 @@ mod tests {
             ("epsilon", "0", "option epsilon = 0: invalid epsilon"),
             ("epsilon", "abc", "option epsilon = abc: expected a number"),
             ("delta", "1", "option delta = 1: invalid delta"),
-            ("max_groups_contributed", "0", "expected a whole number from 1 to 100000"),
-            ("group_selection_strategy", "MAGIC", "expected LAPLACE_THRESHOLD"),
+            (
+                "max_groups_contributed",
+                "0",
+                "expected a whole number from 1 to 100000",
+            ),
+            (
+                "group_selection_strategy",
+                "MAGIC",
+                "expected LAPLACE_THRESHOLD",
+            ),
             ("colour", "red", "unknown option `colour`"),
         ];
         for (name, value, want) in cases {

@@ -34,10 +34,16 @@ impl Prepared {
         let mut parts: Vec<BudgetShare> = self
             .aggregates
             .iter()
-            .map(|a| BudgetShare { part: a.call.label.clone(), epsilon: a.epsilon.to_string() })
+            .map(|a| BudgetShare {
+                part: a.call.label.clone(),
+                epsilon: a.epsilon.to_string(),
+            })
             .collect();
         if let Some(e) = &self.selection_epsilon {
-            parts.push(BudgetShare { part: "partition selection".into(), epsilon: e.to_string() });
+            parts.push(BudgetShare {
+                part: "partition selection".into(),
+                epsilon: e.to_string(),
+            });
         }
         parts
     }
@@ -45,7 +51,9 @@ impl Prepared {
 
 fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
     let message = crate::syntax::clean(&e.to_string());
-    if message.contains("must appear in the GROUP BY clause") || message.contains("non-aggregate values") {
+    if message.contains("must appear in the GROUP BY clause")
+        || message.contains("non-aggregate values")
+    {
         return rejected(format!(
             "a private column is in the output without aggregation ({message}): only group keys and aggregates can be released"
         ));
@@ -54,9 +62,20 @@ fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
 }
 
 /// Plans and checks a query, and calibrates everything, charging nothing.
-pub(crate) async fn prepare(session: &SessionContext, catalog: &Catalog, views: &Views, sql: &str, options: &OptionValues, salt: i64) -> Result<Prepared> {
+pub(crate) async fn prepare(
+    session: &SessionContext,
+    catalog: &Catalog,
+    views: &Views,
+    sql: &str,
+    options: &OptionValues,
+    salt: i64,
+) -> Result<Prepared> {
     crate::syntax::check(sql)?;
-    let plan = session.state().create_logical_plan(sql).await.map_err(planning_error)?;
+    let plan = session
+        .state()
+        .create_logical_plan(sql)
+        .await
+        .map_err(planning_error)?;
     let mut analysis = analyze(plan, catalog, views)?;
     let table = analysis
         .private_tables
@@ -64,7 +83,11 @@ pub(crate) async fn prepare(session: &SessionContext, catalog: &Catalog, views: 
         .and_then(|t| catalog.table(t))
         .ok_or_else(|| rejected("no private table"))?;
     if let Some(unit) = &options.privacy_unit_column
-        && !analysis.private_tables.iter().filter_map(|t| catalog.table(t)).all(|t| t.privacy_unit.eq_ignore_ascii_case(unit))
+        && !analysis
+            .private_tables
+            .iter()
+            .filter_map(|t| catalog.table(t))
+            .all(|t| t.privacy_unit.eq_ignore_ascii_case(unit))
     {
         return Err(rejected(format!(
             "privacy_unit_column = {unit}: the privacy unit of table '{}' is '{}' (set in the catalog)",
@@ -72,8 +95,12 @@ pub(crate) async fn prepare(session: &SessionContext, catalog: &Catalog, views: 
         )));
     }
     let contribution = Contribution {
-        max_groups: options.max_groups_contributed.unwrap_or(table.max_groups_contributed),
-        max_rows: options.max_rows_contributed.unwrap_or(table.max_rows_per_group),
+        max_groups: options
+            .max_groups_contributed
+            .unwrap_or(table.max_groups_contributed),
+        max_rows: options
+            .max_rows_contributed
+            .unwrap_or(table.max_rows_per_group),
     };
     let has_keys = !analysis.keys.is_empty();
     let strategy = match options.group_selection_strategy {
@@ -90,9 +117,20 @@ pub(crate) async fn prepare(session: &SessionContext, catalog: &Catalog, views: 
         analysis.public_values = None;
     }
     let with_selection = has_keys && strategy != GroupSelection::PublicGroups;
-    let epsilon = Epsilon::new(options.epsilon.or(catalog.defaults.epsilon).unwrap_or(DEFAULT_EPSILON))?;
-    let delta = Delta::new(options.delta.or(catalog.defaults.delta).unwrap_or(DEFAULT_DELTA))?;
-    let (aggregates, selection_epsilon) = plan_aggregates(&analysis.aggregates, &epsilon, contribution, with_selection)?;
+    let epsilon = Epsilon::new(
+        options
+            .epsilon
+            .or(catalog.defaults.epsilon)
+            .unwrap_or(DEFAULT_EPSILON),
+    )?;
+    let delta = Delta::new(
+        options
+            .delta
+            .or(catalog.defaults.delta)
+            .unwrap_or(DEFAULT_DELTA),
+    )?;
+    let (aggregates, selection_epsilon) =
+        plan_aggregates(&analysis.aggregates, &epsilon, contribution, with_selection)?;
     let selector = match &selection_epsilon {
         Some(e) => Some(selector(strategy, e, &delta, contribution.max_groups)?),
         None => None,
@@ -105,9 +143,17 @@ pub(crate) async fn prepare(session: &SessionContext, catalog: &Catalog, views: 
         loss = loss.compose(s.privacy_loss());
     }
     if !loss.fits(&epsilon, &delta) {
-        return Err(rejected(format!("internal: the calibrated loss exceeds epsilon {epsilon}, delta {delta}")));
+        return Err(rejected(format!(
+            "internal: the calibrated loss exceeds epsilon {epsilon}, delta {delta}"
+        )));
     }
-    let bounded = bounded_plan(&analysis, &aggregates, contribution.max_groups, contribution.max_rows, salt)?;
+    let bounded = bounded_plan(
+        &analysis,
+        &aggregates,
+        contribution.max_groups,
+        contribution.max_rows,
+        salt,
+    )?;
     Ok(Prepared {
         analysis,
         aggregates,

@@ -11,7 +11,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext, col};
+use datafusion::prelude::{
+    CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext, col,
+};
 
 use crate::catalog::{Catalog, TableConfig};
 use crate::error::{Result, SqlError};
@@ -26,7 +28,11 @@ pub enum TableSource {
 
 fn format_of(path: &Path) -> Option<&'static str> {
     let probe = if path.is_dir() {
-        std::fs::read_dir(path).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_file())?
+        std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.is_file())?
     } else {
         path.to_path_buf()
     };
@@ -39,12 +45,21 @@ fn format_of(path: &Path) -> Option<&'static str> {
 }
 
 /// Reads a source as a DataFrame with DataFusion's own readers.
-async fn read(ctx: &SessionContext, source: TableSource, describe: &dyn Fn(String) -> SqlError) -> Result<DataFrame> {
+async fn read(
+    ctx: &SessionContext,
+    source: TableSource,
+    describe: &dyn Fn(String) -> SqlError,
+) -> Result<DataFrame> {
     match source {
         TableSource::Batches(batches) => {
-            let schema = batches.first().map(|b| b.schema()).ok_or_else(|| describe("no record batches given".into()))?;
-            let table = MemTable::try_new(schema, vec![batches]).map_err(|e| describe(e.to_string()))?;
-            ctx.read_table(Arc::new(table)).map_err(|e| describe(e.to_string()))
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .ok_or_else(|| describe("no record batches given".into()))?;
+            let table =
+                MemTable::try_new(schema, vec![batches]).map_err(|e| describe(e.to_string()))?;
+            ctx.read_table(Arc::new(table))
+                .map_err(|e| describe(e.to_string()))
         }
         TableSource::Path(path) => {
             if !path.exists() {
@@ -53,23 +68,46 @@ async fn read(ctx: &SessionContext, source: TableSource, describe: &dyn Fn(Strin
             let p = path.to_string_lossy().to_string();
             let df = match format_of(&path) {
                 Some("parquet") => ctx.read_parquet(p, ParquetReadOptions::default()).await,
-                Some("csv") => ctx.read_csv(p, CsvReadOptions::new().has_header(true)).await,
-                Some("json") => {
-                    let ext = path.extension().and_then(|e| e.to_str()).map(|e| format!(".{e}")).unwrap_or_else(|| ".json".into());
-                    ctx.read_json(p, JsonReadOptions::default().file_extension(&ext)).await
+                Some("csv") => {
+                    ctx.read_csv(p, CsvReadOptions::new().has_header(true))
+                        .await
                 }
-                _ => return Err(describe(format!("{}: use a .parquet, .csv or .json file (or a directory of them)", path.display()))),
+                Some("json") => {
+                    let ext = path
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .map(|e| format!(".{e}"))
+                        .unwrap_or_else(|| ".json".into());
+                    ctx.read_json(p, JsonReadOptions::default().file_extension(&ext))
+                        .await
+                }
+                _ => {
+                    return Err(describe(format!(
+                        "{}: use a .parquet, .csv or .json file (or a directory of them)",
+                        path.display()
+                    )));
+                }
             };
             df.map_err(|e| describe(format!("cannot read {}: {e}", path.display())))
         }
     }
 }
 
-fn check_column(schema: &SchemaRef, name: &str, describe: &dyn Fn(String) -> SqlError) -> Result<DataType> {
-    schema.field_with_name(name).map(|f| f.data_type().clone()).map_err(|_| {
-        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        describe(format!("column '{name}' not found (columns: {})", columns.join(", ")))
-    })
+fn check_column(
+    schema: &SchemaRef,
+    name: &str,
+    describe: &dyn Fn(String) -> SqlError,
+) -> Result<DataType> {
+    schema
+        .field_with_name(name)
+        .map(|f| f.data_type().clone())
+        .map_err(|_| {
+            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            describe(format!(
+                "column '{name}' not found (columns: {})",
+                columns.join(", ")
+            ))
+        })
 }
 
 /// The plans of the registered views. DataFusion inlines a view into a query
@@ -86,7 +124,10 @@ pub(crate) struct Views {
 impl Views {
     /// The private table whose view plan is `plan`.
     pub fn private_table(&self, plan: &LogicalPlan) -> Option<&str> {
-        self.private.iter().find(|(_, p)| p == plan).map(|(n, _)| n.as_str())
+        self.private
+            .iter()
+            .find(|(_, p)| p == plan)
+            .map(|(n, _)| n.as_str())
     }
 
     /// Whether `plan` is a public table's view plan.
@@ -97,7 +138,12 @@ impl Views {
 
 /// Registers one private table: checks its policy against the data's schema
 /// and installs the consent / NULL-unit filtering view under its name.
-pub(crate) async fn register_private(ctx: &SessionContext, catalog: &Catalog, table: &TableConfig, source: TableSource) -> Result<LogicalPlan> {
+pub(crate) async fn register_private(
+    ctx: &SessionContext,
+    catalog: &Catalog,
+    table: &TableConfig,
+    source: TableSource,
+) -> Result<LogicalPlan> {
     let err = |key: &str| {
         let key = key.to_string();
         move |message: String| catalog.error(Some(&table.name), Some(&key), message)
@@ -109,31 +155,46 @@ pub(crate) async fn register_private(ctx: &SessionContext, catalog: &Catalog, ta
     if let Some(consent) = &table.consent_column {
         let ty = check_column(&schema, consent, &err("consent_column"))?;
         if ty != DataType::Boolean {
-            return Err(err("consent_column")(format!("column '{consent}' has type {ty}; the consent column must be boolean (true/false)")));
+            return Err(err("consent_column")(format!(
+                "column '{consent}' has type {ty}; the consent column must be boolean (true/false)"
+            )));
         }
-        filtered = filtered.filter(col(quoted(consent)).is_true()).map_err(|e| err("consent_column")(e.to_string()))?;
+        filtered = filtered
+            .filter(col(quoted(consent)).is_true())
+            .map_err(|e| err("consent_column")(e.to_string()))?;
     }
-    filtered = filtered.filter(col(quoted(&table.privacy_unit)).is_not_null()).map_err(|e| err("privacy_unit")(e.to_string()))?;
+    filtered = filtered
+        .filter(col(quoted(&table.privacy_unit)).is_not_null())
+        .map_err(|e| err("privacy_unit")(e.to_string()))?;
     for (name, c) in &table.columns {
         let key = format!("columns.{name}");
         let ty = check_column(&schema, name, &err(&key))?;
         if c.lower.is_some() && !ty.is_numeric() {
-            return Err(err(&key)(format!("column '{name}' has type {ty}; bounds need a numeric column")));
+            return Err(err(&key)(format!(
+                "column '{name}' has type {ty}; bounds need a numeric column"
+            )));
         }
     }
     let plan = filtered.logical_plan().clone();
-    ctx.deregister_table(table.name.as_str()).map_err(|e| err("name")(e.to_string()))?;
+    ctx.deregister_table(table.name.as_str())
+        .map_err(|e| err("name")(e.to_string()))?;
     ctx.register_table(table.name.as_str(), filtered.into_view())
         .map_err(|e| err("name")(e.to_string()))?;
     Ok(plan)
 }
 
 /// Registers a public table as-is.
-pub(crate) async fn register_public(ctx: &SessionContext, catalog: &Catalog, name: &str, source: TableSource) -> Result<LogicalPlan> {
+pub(crate) async fn register_public(
+    ctx: &SessionContext,
+    catalog: &Catalog,
+    name: &str,
+    source: TableSource,
+) -> Result<LogicalPlan> {
     let err = |message: String| catalog.error(Some(name), Some("path"), message);
     let df = read(ctx, source, &err).await?;
     let plan = df.logical_plan().clone();
-    ctx.register_table(name, df.into_view()).map_err(|e| err(e.to_string()))?;
+    ctx.register_table(name, df.into_view())
+        .map_err(|e| err(e.to_string()))?;
     Ok(plan)
 }
 
@@ -141,11 +202,18 @@ pub(crate) async fn register_public(ctx: &SessionContext, catalog: &Catalog, nam
 pub(crate) async fn register_catalog(ctx: &SessionContext, catalog: &Catalog) -> Result<Views> {
     let mut views = Views::default();
     for t in &catalog.tables {
-        let plan = register_private(ctx, catalog, t, TableSource::Path(catalog.resolve(&t.path))).await?;
+        let plan =
+            register_private(ctx, catalog, t, TableSource::Path(catalog.resolve(&t.path))).await?;
         views.private.push((t.name.clone(), plan));
     }
     for p in &catalog.public_tables {
-        let plan = register_public(ctx, catalog, &p.name, TableSource::Path(catalog.resolve(&p.path))).await?;
+        let plan = register_public(
+            ctx,
+            catalog,
+            &p.name,
+            TableSource::Path(catalog.resolve(&p.path)),
+        )
+        .await?;
         views.public.push((p.name.clone(), plan));
     }
     Ok(views)

@@ -123,9 +123,15 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
     for b in batches {
         let schema = b.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let with_ci: Vec<usize> = (0..names.len()).filter(|i| names.contains(&format!("{}_ci_low", names[*i]).as_str())).collect();
+        let with_ci: Vec<usize> = (0..names.len())
+            .filter(|i| names.contains(&format!("{}_ci_low", names[*i]).as_str()))
+            .collect();
         let label_cols: Vec<usize> = (0..names.len())
-            .filter(|i| !with_ci.contains(i) && !names[*i].ends_with("_ci_low") && !names[*i].ends_with("_ci_high"))
+            .filter(|i| {
+                !with_ci.contains(i)
+                    && !names[*i].ends_with("_ci_low")
+                    && !names[*i].ends_with("_ci_high")
+            })
             .collect();
         for row in 0..b.num_rows() {
             let segment = label_cols
@@ -134,7 +140,10 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                 .collect::<Vec<_>>()
                 .join("/");
             for &c in &with_ci {
-                let value_arr = datafusion::arrow::compute::cast(b.column(c), &datafusion::arrow::datatypes::DataType::Float64);
+                let value_arr = datafusion::arrow::compute::cast(
+                    b.column(c),
+                    &datafusion::arrow::datatypes::DataType::Float64,
+                );
                 let (Ok(value_arr), Ok(lo), Ok(hi)) = (
                     value_arr,
                     schema.index_of(&format!("{}_ci_low", names[c])),
@@ -142,12 +151,20 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                 ) else {
                     continue;
                 };
-                let (v, l, h) = (value_arr.as_primitive::<Float64Type>(), b.column(lo).as_primitive::<Float64Type>(), b.column(hi).as_primitive::<Float64Type>());
+                let (v, l, h) = (
+                    value_arr.as_primitive::<Float64Type>(),
+                    b.column(lo).as_primitive::<Float64Type>(),
+                    b.column(hi).as_primitive::<Float64Type>(),
+                );
                 if v.is_null(row) || l.is_null(row) || h.is_null(row) {
                     continue;
                 }
                 let (value, low, high) = (v.value(row), l.value(row), h.value(row));
-                let rel = if value == 0.0 { f64::INFINITY } else { (high - low) / 2.0 / value.abs() };
+                let rel = if value == 0.0 {
+                    f64::INFINITY
+                } else {
+                    (high - low) / 2.0 / value.abs()
+                };
                 cells.push(CellAccuracy {
                     segment: segment.clone(),
                     column: names[c].to_string(),

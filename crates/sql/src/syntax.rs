@@ -2,7 +2,9 @@
 //! planning, so rejections can name the construct exactly as written.
 
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{Expr as AstExpr, GroupByExpr, GroupByWithModifier, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::{
+    Expr as AstExpr, GroupByExpr, GroupByWithModifier, SelectItem, SetExpr, Statement,
+};
 
 use crate::error::{Result, SqlError, rejected};
 
@@ -12,18 +14,23 @@ use crate::error::{Result, SqlError, rejected};
 /// [`SqlError::InvalidSql`] for unparsable text, [`SqlError::Rejected`] for
 /// unsupported constructs (naming them and what to do instead).
 pub(crate) fn check(sql: &str) -> Result<()> {
-    let mut statements = DFParser::parse_sql(sql).map_err(|e| SqlError::InvalidSql(clean(&e.to_string())))?;
+    let mut statements =
+        DFParser::parse_sql(sql).map_err(|e| SqlError::InvalidSql(clean(&e.to_string())))?;
     let Some(statement) = statements.pop_front() else {
         return Err(SqlError::InvalidSql("empty statement".into()));
     };
     if !statements.is_empty() {
-        return Err(SqlError::InvalidSql("one statement at a time: separate statements with ';'".into()));
+        return Err(SqlError::InvalidSql(
+            "one statement at a time: separate statements with ';'".into(),
+        ));
     }
     let DfStatement::Statement(statement) = statement else {
         return Err(rejected("only SELECT queries are supported"));
     };
     let Statement::Query(query) = *statement else {
-        return Err(rejected("only SELECT queries are supported; privagg never modifies data"));
+        return Err(rejected(
+            "only SELECT queries are supported; privagg never modifies data",
+        ));
     };
     check_set_expr(&query.body)
 }
@@ -32,15 +39,26 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
     match body {
         SetExpr::Select(select) => {
             if select.distinct.is_some() {
-                return Err(rejected("SELECT DISTINCT is not supported: GROUP BY the columns to list their groups (with partition selection)"));
+                return Err(rejected(
+                    "SELECT DISTINCT is not supported: GROUP BY the columns to list their groups (with partition selection)",
+                ));
             }
             for item in &select.projection {
-                if matches!(item, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_, _)) {
-                    return Err(rejected("SELECT * is not supported over private tables: select group keys and aggregates such as COUNT(*)"));
+                if matches!(
+                    item,
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_, _)
+                ) {
+                    return Err(rejected(
+                        "SELECT * is not supported over private tables: select group keys and aggregates such as COUNT(*)",
+                    ));
                 }
             }
             let (exprs, modifiers) = match &select.group_by {
-                GroupByExpr::All(_) => return Err(rejected("GROUP BY ALL is not supported: list the group keys")),
+                GroupByExpr::All(_) => {
+                    return Err(rejected(
+                        "GROUP BY ALL is not supported: list the group keys",
+                    ));
+                }
                 GroupByExpr::Expressions(exprs, modifiers) => (exprs, modifiers),
             };
             if let Some(m) = modifiers.first() {
@@ -50,7 +68,9 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
                     GroupByWithModifier::Totals => "WITH TOTALS",
                     GroupByWithModifier::GroupingSets(_) => "GROUPING SETS",
                 };
-                return Err(rejected(format!("{name} is not supported: run one query per grouping")));
+                return Err(rejected(format!(
+                    "{name} is not supported: run one query per grouping"
+                )));
             }
             for e in exprs {
                 let name = match e {
@@ -60,7 +80,9 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
                     _ => None,
                 };
                 if let Some(name) = name {
-                    return Err(rejected(format!("{name} is not supported: run one query per grouping")));
+                    return Err(rejected(format!(
+                        "{name} is not supported: run one query per grouping"
+                    )));
                 }
             }
             Ok(())
@@ -76,7 +98,13 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
 /// DataFusion error text without its internal prefixes.
 pub(crate) fn clean(message: &str) -> String {
     let mut m = message.trim();
-    for prefix in ["SQL error: ", "Error during planning: ", "Schema error: ", "ParserError(\"", "External error: "] {
+    for prefix in [
+        "SQL error: ",
+        "Error during planning: ",
+        "Schema error: ",
+        "ParserError(\"",
+        "External error: ",
+    ] {
         while let Some(rest) = m.strip_prefix(prefix) {
             m = rest;
         }

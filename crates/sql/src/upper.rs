@@ -27,12 +27,19 @@ fn hidden(name: &str, which: &str) -> String {
 }
 
 fn plan_error(e: impl std::fmt::Display) -> SqlError {
-    SqlError::Execution(format!("applying HAVING / ORDER BY / LIMIT failed: {}", crate::syntax::clean(&e.to_string())))
+    SqlError::Execution(format!(
+        "applying HAVING / ORDER BY / LIMIT failed: {}",
+        crate::syntax::clean(&e.to_string())
+    ))
 }
 
 /// The released rows as a batch shaped like the aggregation's output, plus
 /// hidden interval columns for each aggregate.
-fn released_batch(rows: &[ReleasedRow], schema: &DFSchemaRef, n_keys: usize) -> Result<(RecordBatch, Vec<(String, Option<String>)>)> {
+fn released_batch(
+    rows: &[ReleasedRow],
+    schema: &DFSchemaRef,
+    n_keys: usize,
+) -> Result<(RecordBatch, Vec<(String, Option<String>)>)> {
     let mut columns: Vec<ArrayRef> = Vec::new();
     let mut fields = Vec::new();
     let mut names = Vec::new(); // (internal name, qualifier) per aggregation output field
@@ -40,15 +47,31 @@ fn released_batch(rows: &[ReleasedRow], schema: &DFSchemaRef, n_keys: usize) -> 
         let internal = format!("c{i}");
         let array: ArrayRef = if i < n_keys {
             ScalarValue::iter_to_array(rows.iter().map(|r| r.keys[i].clone()))
-                .or_else(|_| Ok::<_, datafusion::error::DataFusionError>(datafusion::arrow::array::new_empty_array(field.data_type())))
+                .or_else(|_| {
+                    Ok::<_, datafusion::error::DataFusionError>(
+                        datafusion::arrow::array::new_empty_array(field.data_type()),
+                    )
+                })
                 .map_err(plan_error)?
         } else {
-            let values = Float64Array::from(rows.iter().map(|r| r.values[i - n_keys]).collect::<Vec<_>>());
+            let values = Float64Array::from(
+                rows.iter()
+                    .map(|r| r.values[i - n_keys])
+                    .collect::<Vec<_>>(),
+            );
             let target = field.data_type();
             let v: ArrayRef = Arc::new(values);
-            if target == &DataType::Float64 { v } else { cast(&v, target).map_err(plan_error)? }
+            if target == &DataType::Float64 {
+                v
+            } else {
+                cast(&v, target).map_err(plan_error)?
+            }
         };
-        let array = if rows.is_empty() { datafusion::arrow::array::new_empty_array(field.data_type()) } else { array };
+        let array = if rows.is_empty() {
+            datafusion::arrow::array::new_empty_array(field.data_type())
+        } else {
+            array
+        };
         fields.push(Field::new(&internal, field.data_type().clone(), true));
         columns.push(array);
         names.push((internal, qualifier.map(|q| q.to_string())));
@@ -56,9 +79,15 @@ fn released_batch(rows: &[ReleasedRow], schema: &DFSchemaRef, n_keys: usize) -> 
     for i in 0..schema.fields().len().saturating_sub(n_keys) {
         for (which, pick) in [(LOW, true), (HIGH, false)] {
             let v = Float64Array::from(
-                rows.iter().map(|r| r.intervals[i].map(|ci| if pick { ci.low } else { ci.high })).collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|r| r.intervals[i].map(|ci| if pick { ci.low } else { ci.high }))
+                    .collect::<Vec<_>>(),
             );
-            fields.push(Field::new(hidden(&format!("c{}", i + n_keys), which), DataType::Float64, true));
+            fields.push(Field::new(
+                hidden(&format!("c{}", i + n_keys), which),
+                DataType::Float64,
+                true,
+            ));
             columns.push(Arc::new(v));
         }
     }
@@ -68,26 +97,47 @@ fn released_batch(rows: &[ReleasedRow], schema: &DFSchemaRef, n_keys: usize) -> 
 
 /// Replaces the aggregation in `plan` with the released values and threads
 /// the interval columns up through every projection.
-pub(crate) fn upper_plan(plan: &LogicalPlan, rows: &[ReleasedRow], n_keys: usize) -> Result<LogicalPlan> {
+pub(crate) fn upper_plan(
+    plan: &LogicalPlan,
+    rows: &[ReleasedRow],
+    n_keys: usize,
+) -> Result<LogicalPlan> {
     let mut replaced = false;
     let out = plan
         .clone()
         .transform_up(|node| {
             if let LogicalPlan::Aggregate(agg) = &node {
-                let (batch, names) = released_batch(rows, &agg.schema, n_keys).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                let (batch, names) = released_batch(rows, &agg.schema, n_keys)
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
                 let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
-                let scan = LogicalPlanBuilder::scan("__privagg_release", provider_as_source(Arc::new(table)), None)?.build()?;
+                let scan = LogicalPlanBuilder::scan(
+                    "__privagg_release",
+                    provider_as_source(Arc::new(table)),
+                    None,
+                )?
+                .build()?;
                 let mut exprs: Vec<Expr> = Vec::new();
                 for ((internal, _), (qualifier, field)) in names.iter().zip(agg.schema.iter()) {
-                    exprs.push(Expr::Column(Column::new(Some("__privagg_release"), internal)).alias_qualified(qualifier.cloned(), field.name()));
+                    exprs.push(
+                        Expr::Column(Column::new(Some("__privagg_release"), internal))
+                            .alias_qualified(qualifier.cloned(), field.name()),
+                    );
                 }
                 for (i, (_, field)) in agg.schema.iter().enumerate().skip(n_keys) {
                     for which in [LOW, HIGH] {
-                        exprs.push(Expr::Column(Column::new(Some("__privagg_release"), hidden(&format!("c{i}"), which))).alias(hidden(field.name(), which)));
+                        exprs.push(
+                            Expr::Column(Column::new(
+                                Some("__privagg_release"),
+                                hidden(&format!("c{i}"), which),
+                            ))
+                            .alias(hidden(field.name(), which)),
+                        );
                     }
                 }
                 replaced = true;
-                return Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(scan))?)));
+                return Ok(Transformed::yes(LogicalPlan::Projection(
+                    Projection::try_new(exprs, Arc::new(scan))?,
+                )));
             }
             if !replaced {
                 return Ok(Transformed::no(node));
@@ -95,7 +145,13 @@ pub(crate) fn upper_plan(plan: &LogicalPlan, rows: &[ReleasedRow], n_keys: usize
             match node {
                 LogicalPlan::Projection(p) => {
                     let mut exprs = p.expr.clone();
-                    let input_names: Vec<String> = p.input.schema().fields().iter().map(|f| f.name().clone()).collect();
+                    let input_names: Vec<String> = p
+                        .input
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect();
                     for (idx, e) in p.expr.iter().enumerate() {
                         let out_name = p.schema.field(idx).name().clone();
                         let mut inner = e;
@@ -110,11 +166,16 @@ pub(crate) fn upper_plan(plan: &LogicalPlan, rows: &[ReleasedRow], n_keys: usize
                         for which in [LOW, HIGH] {
                             let h = hidden(&source, which);
                             if input_names.contains(&h) {
-                                exprs.push(Expr::Column(Column::from_name(h)).alias(hidden(&out_name, which)));
+                                exprs.push(
+                                    Expr::Column(Column::from_name(h))
+                                        .alias(hidden(&out_name, which)),
+                                );
                             }
                         }
                     }
-                    Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, p.input)?)))
+                    Ok(Transformed::yes(LogicalPlan::Projection(
+                        Projection::try_new(exprs, p.input)?,
+                    )))
                 }
                 other => Ok(Transformed::yes(other.recompute_schema()?)),
             }
@@ -144,7 +205,11 @@ pub(crate) fn finish(batches: Vec<RecordBatch>, with_intervals: bool) -> Result<
                 }
                 for (which, suffix) in [(LOW, "_ci_low"), (HIGH, "_ci_high")] {
                     if let Ok(j) = schema.index_of(&hidden(f.name(), which)) {
-                        fields.push(Field::new(format!("{}{suffix}", f.name()), DataType::Float64, true));
+                        fields.push(Field::new(
+                            format!("{}{suffix}", f.name()),
+                            DataType::Float64,
+                            true,
+                        ));
                         columns.push(b.column(j).clone());
                     }
                 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::LATTICE_TYPE;
 use super::lattice::literal_i64;
@@ -25,7 +27,12 @@ pub struct Cap {
 impl Cap {
     /// The function.
     pub fn new() -> Self {
-        Self { signature: Signature::exact(vec![LATTICE_TYPE, DataType::Int64, DataType::Int64], Volatility::Immutable) }
+        Self {
+            signature: Signature::exact(
+                vec![LATTICE_TYPE, DataType::Int64, DataType::Int64],
+                Volatility::Immutable,
+            ),
+        }
     }
 }
 
@@ -45,7 +52,11 @@ pub fn capped(v: i128, n: i64, cap: i64) -> i128 {
     let q = num / den;
     let r = num % den;
     // Round half away from zero.
-    if 2 * r.abs() >= den { q + num.signum() } else { q }
+    if 2 * r.abs() >= den {
+        q + num.signum()
+    } else {
+        q
+    }
 }
 
 impl ScalarUDFImpl for Cap {
@@ -67,7 +78,10 @@ impl ScalarUDFImpl for Cap {
         };
         let v = v.to_array(args.number_rows)?;
         let n = n.to_array(args.number_rows)?;
-        let (v, n) = (v.as_primitive::<Decimal128Type>(), n.as_primitive::<Int64Type>());
+        let (v, n) = (
+            v.as_primitive::<Decimal128Type>(),
+            n.as_primitive::<Int64Type>(),
+        );
         let mut out = Decimal128Builder::with_capacity(v.len());
         for i in 0..v.len() {
             if v.is_null(i) || n.is_null(i) {
@@ -76,7 +90,9 @@ impl ScalarUDFImpl for Cap {
                 out.append_value(capped(v.value(i), n.value(i), cap));
             }
         }
-        Ok(ColumnarValue::Array(Arc::new(out.finish().with_precision_and_scale(38, 0)?)))
+        Ok(ColumnarValue::Array(Arc::new(
+            out.finish().with_precision_and_scale(38, 0)?,
+        )))
     }
 }
 

@@ -7,7 +7,9 @@ use datafusion::arrow::array::UInt64Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::lattice::literal_i64;
 
@@ -22,7 +24,9 @@ pub struct GroupHash {
 impl GroupHash {
     /// The function.
     pub fn new() -> Self {
-        Self { signature: Signature::variadic_any(Volatility::Immutable) }
+        Self {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
     }
 }
 
@@ -49,11 +53,17 @@ impl ScalarUDFImpl for GroupHash {
         let Some(salt) = literal_i64(salt) else {
             return exec_err!("privagg_group_hash: salt must be a literal");
         };
-        let arrays = keys.iter().map(|k| k.to_array(args.number_rows)).collect::<Result<Vec<_>>>()?;
+        let arrays = keys
+            .iter()
+            .map(|k| k.to_array(args.number_rows))
+            .collect::<Result<Vec<_>>>()?;
         let hashes: Vec<u64> = if arrays.is_empty() {
             vec![salt as u64; args.number_rows]
         } else {
-            let fields = arrays.iter().map(|a| SortField::new(a.data_type().clone())).collect();
+            let fields = arrays
+                .iter()
+                .map(|a| SortField::new(a.data_type().clone()))
+                .collect();
             let rows = RowConverter::new(fields)?.convert_columns(&arrays)?;
             rows.iter()
                 .map(|row| {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::LATTICE_TYPE;
 
@@ -25,7 +27,14 @@ impl ToLattice {
     pub fn new() -> Self {
         Self {
             signature: Signature::exact(
-                vec![DataType::Float64, DataType::Float64, DataType::Float64, DataType::Float64, DataType::Int64, DataType::Int64],
+                vec![
+                    DataType::Float64,
+                    DataType::Float64,
+                    DataType::Float64,
+                    DataType::Float64,
+                    DataType::Int64,
+                    DataType::Int64,
+                ],
                 Volatility::Immutable,
             ),
         }
@@ -55,7 +64,14 @@ fn scalar_i64(v: &ColumnarValue) -> Option<i64> {
 const LIMIT: f64 = 1.329_227_995_784_916e36; // 2^120
 
 /// The lattice integer of one value.
-pub fn lattice_value(x: f64, lower: f64, upper: f64, offset: f64, spacing: f64, power: i64) -> Option<i128> {
+pub fn lattice_value(
+    x: f64,
+    lower: f64,
+    upper: f64,
+    offset: f64,
+    spacing: f64,
+    power: i64,
+) -> Option<i128> {
     if x.is_nan() {
         return None;
     }
@@ -78,10 +94,16 @@ impl ScalarUDFImpl for ToLattice {
         let [x, lo, hi, off, exp, pow] = args.args.as_slice() else {
             return exec_err!("privagg_to_lattice takes 6 arguments");
         };
-        let (Some(lo), Some(hi), Some(off), Some(exp), Some(pow)) =
-            (scalar_f64(lo), scalar_f64(hi), scalar_f64(off), scalar_i64(exp), scalar_i64(pow))
-        else {
-            return exec_err!("privagg_to_lattice: bounds, offset, exponent and power must be literals");
+        let (Some(lo), Some(hi), Some(off), Some(exp), Some(pow)) = (
+            scalar_f64(lo),
+            scalar_f64(hi),
+            scalar_f64(off),
+            scalar_i64(exp),
+            scalar_i64(pow),
+        ) else {
+            return exec_err!(
+                "privagg_to_lattice: bounds, offset, exponent and power must be literals"
+            );
         };
         let spacing = 2f64.powi(i32::try_from(exp).unwrap_or(0));
         let values = x.to_array(args.number_rows)?;
@@ -111,10 +133,20 @@ mod tests {
     #[test]
     fn clamps_rounds_and_treats_nan_as_null() {
         assert_eq!(lattice_value(f64::NAN, 0.0, 10.0, 0.0, 1.0, 1), None);
-        assert_eq!(lattice_value(f64::INFINITY, 0.0, 10.0, 0.0, 1.0, 1), Some(10));
-        assert_eq!(lattice_value(f64::NEG_INFINITY, 0.0, 10.0, 0.0, 1.0, 1), Some(0));
+        assert_eq!(
+            lattice_value(f64::INFINITY, 0.0, 10.0, 0.0, 1.0, 1),
+            Some(10)
+        );
+        assert_eq!(
+            lattice_value(f64::NEG_INFINITY, 0.0, 10.0, 0.0, 1.0, 1),
+            Some(0)
+        );
         assert_eq!(lattice_value(2.5, 0.0, 10.0, 0.0, 0.5, 1), Some(5));
         assert_eq!(lattice_value(7.0, 0.0, 10.0, 5.0, 1.0, 2), Some(4));
-        assert_eq!(lattice_value(-3.0, -10.0, 10.0, 0.0, 2.0, 1), Some(-2), "half away from zero");
+        assert_eq!(
+            lattice_value(-3.0, -10.0, 10.0, 0.0, 2.0, 1),
+            Some(-2),
+            "half away from zero"
+        );
     }
 }

@@ -28,7 +28,8 @@ pub use group_hash::GroupHash;
 pub use lattice::ToLattice;
 
 /// The integer type of exact lattice sums.
-pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType = datafusion::arrow::datatypes::DataType::Decimal128(38, 0);
+pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType =
+    datafusion::arrow::datatypes::DataType::Decimal128(38, 0);
 
 /// All privagg scalar functions.
 pub fn all() -> Vec<Arc<ScalarUDF>> {
