@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, DFSchemaRef, ScalarValue};
+use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{Aggregate, Expr, ExprSchemable, LogicalPlan, Projection};
 
@@ -48,8 +48,6 @@ pub(crate) struct AggCall {
     pub value: Option<Expr>,
     /// Bounds: per-unit-per-group for SUM, per value otherwise.
     pub bounds: Option<(f64, f64)>,
-    /// Its field in the aggregation's output schema.
-    pub field: Column,
     /// As written (for messages and metadata).
     pub label: String,
 }
@@ -58,8 +56,6 @@ pub(crate) struct AggCall {
 pub(crate) struct Analysis {
     /// The analyst's whole plan (the aggregation is replaced at release).
     pub plan: LogicalPlan,
-    /// The aggregation's output schema.
-    pub aggregate_schema: DFSchemaRef,
     /// Row-level input with the privacy unit threaded through as [`UNIT`].
     pub input: LogicalPlan,
     /// The unit column in `input`'s schema.
@@ -96,13 +92,10 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
             rejected("internal: the privacy unit could not be threaded through the query")
         })?;
     let input = filter_unit_not_null(input, &unit)?;
-    let n_keys = aggregate.group_expr.len();
-    let fields: Vec<Column> = aggregate.schema.columns();
     let aggregates = aggregate
         .aggr_expr
         .iter()
-        .zip(fields.iter().skip(n_keys))
-        .map(|(e, field)| describe_aggregate(e, field.clone(), catalog))
+        .map(|e| describe_aggregate(e, catalog))
         .collect::<Result<Vec<_>>>()?;
     if aggregates.is_empty() {
         return Err(rejected(
@@ -111,7 +104,6 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
     }
     let public_values = public_values(&aggregate.group_expr, &input, catalog)?;
     Ok(Analysis {
-        aggregate_schema: Arc::clone(&aggregate.schema),
         keys: aggregate.group_expr.clone(),
         plan,
         input,
@@ -452,7 +444,7 @@ fn is_unit_column(e: &Expr, catalog: &Catalog) -> bool {
     matches!(strip_casts(e), Expr::Column(c) if c.name == UNIT || catalog.tables.iter().any(|t| t.privacy_unit == c.name))
 }
 
-fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<AggCall> {
+fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
     let inner = match expr {
         Expr::Alias(a) => &*a.expr,
         other => other,
@@ -558,7 +550,6 @@ fn describe_aggregate(expr: &Expr, field: Column, catalog: &Catalog) -> Result<A
         kind,
         value,
         bounds,
-        field,
         label,
     })
 }

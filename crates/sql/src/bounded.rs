@@ -9,15 +9,19 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
-use datafusion::functions_window::expr_fn::row_number;
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::functions_window::expr_fn::{dense_rank, row_number};
+use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{
     Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit, when,
 };
 
 use crate::analyze::{AggKind, Analysis};
-use crate::budget_split::{AggregatePlan, ComponentKind};
+use crate::budget_split::{
+    AggregatePlan, ComponentKind, TREE_BRANCHING, TREE_HEIGHT, WEIGHT_SCALE,
+};
 use crate::error::{Result, rejected};
-use crate::udf::{Cap, GroupHash, LATTICE_TYPE, ToLattice};
+use crate::udf::{Cap, GroupHash, LATTICE_TYPE, Leaf, ToLattice};
 
 /// Column of distinct units per group in the result.
 pub(crate) const UNITS: &str = "__privagg_units";
@@ -57,21 +61,19 @@ fn least(v: Expr, cap: i64) -> Expr {
         .unwrap_or_else(|_| lit(cap))
 }
 
-/// Builds the bounded aggregation: one row per group with [`UNITS`], the
-/// key columns `__privagg_key{i}` and one exact column per component.
-pub(crate) fn bounded_plan(
-    analysis: &Analysis,
-    aggregates: &[AggregatePlan],
-    max_groups: u32,
-    max_rows: u32,
-    salt: i64,
-) -> Result<LogicalPlan> {
-    let fail =
-        |e: datafusion::error::DataFusionError| rejected(crate::syntax::clean(&e.to_string()));
-    let rows_cap = i64::from(max_rows);
+fn fail(e: datafusion::error::DataFusionError) -> crate::error::SqlError {
+    rejected(crate::syntax::clean(&e.to_string()))
+}
+
+fn named(name: &str) -> Expr {
+    col(Column::from_name(name))
+}
+
+/// The analyst's row-level input; with public groups, only rows whose keys
+/// are declared values (other rows never count).
+fn public_filtered(analysis: &Analysis) -> Result<LogicalPlanBuilder> {
     let mut input = LogicalPlanBuilder::from(analysis.input.clone());
     if let Some(publics) = &analysis.public_values {
-        // Public groups: rows outside the declared values never count.
         for (key, values) in analysis.keys.iter().zip(publics) {
             let list = values.iter().cloned().map(lit).collect();
             input = input
@@ -79,7 +81,11 @@ pub(crate) fn bounded_plan(
                 .map_err(fail)?;
         }
     }
-    // Stage 1: per (unit, group) partials.
+    Ok(input)
+}
+
+/// `unit AS __privagg_unit, key_i AS __privagg_key{i}, extra...`.
+fn unit_and_keys(analysis: &Analysis) -> Vec<Expr> {
     let mut group: Vec<Expr> =
         vec![Expr::Column(analysis.unit.clone()).alias(crate::analyze::UNIT)];
     group.extend(
@@ -89,6 +95,33 @@ pub(crate) fn bounded_plan(
             .enumerate()
             .map(|(i, k)| k.clone().alias(key_name(i))),
     );
+    group
+}
+
+/// The L0 order of a unit's groups: salted hash, then the keys (so ties are
+/// impossible and every plan of the query picks the same groups).
+fn l0_order(n_keys: usize, salt: i64) -> Vec<datafusion::logical_expr::SortExpr> {
+    let keys: Vec<Expr> = (0..n_keys).map(|i| named(&key_name(i))).collect();
+    let mut hash_args = vec![lit(salt)];
+    hash_args.extend(keys.clone());
+    let mut order = vec![call(GroupHash::new(), hash_args).sort(true, true)];
+    order.extend(keys.into_iter().map(|k| k.sort(true, true)));
+    order
+}
+
+/// Builds the bounded aggregation: one row per group with [`UNITS`], the
+/// key columns `__privagg_key{i}` and one exact column per component.
+pub(crate) fn bounded_plan(
+    analysis: &Analysis,
+    aggregates: &[AggregatePlan],
+    max_groups: u32,
+    max_rows: u32,
+    salt: i64,
+) -> Result<LogicalPlan> {
+    let rows_cap = i64::from(max_rows);
+    let input = public_filtered(analysis)?;
+    // Stage 1: per (unit, group) partials.
+    let group = unit_and_keys(analysis);
     let mut partials: Vec<Expr> = vec![count(lit(1i64)).alias(ROWS)];
     for a in aggregates {
         let value = a.call.value.clone().unwrap_or_else(|| lit(1i64));
@@ -110,28 +143,25 @@ pub(crate) fn bounded_plan(
                 }
                 (ComponentKind::NormalizedSum, _) => sum(lattice(&value, lo, hi, mid, e, 1)),
                 (ComponentKind::NormalizedSquares, _) => sum(lattice(&value, lo, hi, mid, e, 2)),
+                // Percentiles run in their own plan (see `percentile_plan`).
+                (ComponentKind::QuantileTree, _) => continue,
             };
             partials.push(partial.alias(name));
         }
     }
     let mut per_unit = input.aggregate(group, partials).map_err(fail)?;
-    // L0: keep at most k groups per unit, the k with the smallest salted hash.
+    // L0: keep at most k groups per unit, the first k in a random order.
     if !analysis.keys.is_empty() {
-        let keys: Vec<Expr> = (0..analysis.keys.len())
-            .map(|i| col(Column::from_name(key_name(i))))
-            .collect();
-        let mut hash_args = vec![lit(salt)];
-        hash_args.extend(keys);
         let rank = row_number()
-            .partition_by(vec![col(Column::from_name(crate::analyze::UNIT))])
-            .order_by(vec![call(GroupHash::new(), hash_args).sort(true, true)])
+            .partition_by(vec![named(crate::analyze::UNIT)])
+            .order_by(l0_order(analysis.keys.len(), salt))
             .build()
             .map_err(fail)?
             .alias(RANK);
         per_unit = per_unit
             .window(vec![rank])
             .map_err(fail)?
-            .filter(col(Column::from_name(RANK)).lt_eq(lit(u64::from(max_groups))))
+            .filter(named(RANK).lt_eq(lit(u64::from(max_groups))))
             .map_err(fail)?;
     }
     // Stage 2: per group, exact integer sums of bounded contributions.
@@ -153,9 +183,10 @@ pub(crate) fn bounded_plan(
                     let count_col = col(Column::from_name(format!("{}_p", a.components[0].column)));
                     call(
                         Cap::new(),
-                        vec![cast(p, LATTICE_TYPE), count_col, lit(rows_cap)],
+                        vec![cast(p, LATTICE_TYPE), count_col, lit(rows_cap), lit(0i64)],
                     )
                 }
+                (ComponentKind::QuantileTree, _) => continue,
             };
             totals.push(sum(contribution).alias(c.column.clone()));
         }
@@ -165,6 +196,91 @@ pub(crate) fn bounded_plan(
         .collect();
     per_unit
         .aggregate(keys, totals)
+        .and_then(|b| b.build())
+        .map_err(fail)
+}
+
+/// Column of quantile-tree leaves in a percentile plan's result.
+pub(crate) const LEAF: &str = "__privagg_leaf";
+/// Column of fixed-point leaf weights in a percentile plan's result.
+pub(crate) const WEIGHT: &str = "__privagg_weight";
+
+/// The bounded leaf histogram of one percentile aggregate: per (group, leaf)
+/// the sum over units of the unit's leaf count, reweighted so that a unit's
+/// rows in a group weigh at most `max_rows · WEIGHT_SCALE` (floored), for the
+/// same ≤ k groups per unit as [`bounded_plan`] picks.
+pub(crate) fn percentile_plan(
+    analysis: &Analysis,
+    aggregate: &AggregatePlan,
+    max_groups: u32,
+    max_rows: u32,
+    salt: i64,
+) -> Result<LogicalPlan> {
+    let (lo, hi) = aggregate.call.bounds.unwrap_or((0.0, 0.0));
+    let value = aggregate.call.value.clone().unwrap_or_else(|| lit(0.0));
+    let leaf = call(
+        Leaf::new(),
+        vec![
+            cast(value, DataType::Float64),
+            lit(lo),
+            lit(hi),
+            lit(i64::from(TREE_HEIGHT)),
+            lit(TREE_BRANCHING as i64),
+        ],
+    )
+    .alias(LEAF);
+    let mut group = unit_and_keys(analysis);
+    group.push(leaf);
+    let per_leaf = public_filtered(analysis)?
+        .aggregate(group, vec![count(lit(1i64)).alias(ROWS)])
+        .map_err(fail)?;
+    let keys: Vec<Expr> = (0..analysis.keys.len())
+        .map(|i| named(&key_name(i)))
+        .collect();
+    let mut unit_group = vec![named(crate::analyze::UNIT)];
+    unit_group.extend(keys.clone());
+    let valued = when(named(LEAF).is_not_null(), named(ROWS))
+        .otherwise(lit(0i64))
+        .map_err(fail)?;
+    let n = Expr::from(WindowFunction::new(
+        WindowFunctionDefinition::AggregateUDF(sum_udaf()),
+        vec![valued],
+    ))
+    .partition_by(unit_group)
+    .build()
+    .map_err(fail)?
+    .alias("__privagg_n");
+    // One window node per partitioning (DataFusion needs equal sort keys per node).
+    let mut bounded = per_leaf.window(vec![n]).map_err(fail)?;
+    if !analysis.keys.is_empty() {
+        // DENSE_RANK over (unit, keys, leaf) rows ranks the unit's groups in
+        // the order ROW_NUMBER uses over (unit, keys) rows in `bounded_plan`.
+        let rank = dense_rank()
+            .partition_by(vec![named(crate::analyze::UNIT)])
+            .order_by(l0_order(analysis.keys.len(), salt))
+            .build()
+            .map_err(fail)?
+            .alias(RANK);
+        bounded = bounded
+            .window(vec![rank])
+            .map_err(fail)?
+            .filter(named(RANK).lt_eq(lit(u64::from(max_groups))))
+            .map_err(fail)?;
+    }
+    bounded = bounded.filter(named(LEAF).is_not_null()).map_err(fail)?;
+    let weight = call(
+        Cap::new(),
+        vec![
+            cast(named(ROWS) * lit(WEIGHT_SCALE), LATTICE_TYPE),
+            named("__privagg_n"),
+            lit(i64::from(max_rows)),
+            lit(1i64),
+        ],
+    );
+    let mut out_keys = keys;
+    out_keys.push(named(LEAF));
+    bounded
+        .aggregate(out_keys, vec![sum(weight).alias(WEIGHT)])
         .and_then(|b| b.build())
         .map_err(fail)
 }

@@ -24,7 +24,17 @@ pub enum ComponentKind {
     NormalizedSum,
     /// Σ (clamp(x) − mid)², reweighted likewise.
     NormalizedSquares,
+    /// Noisy counts of a quantile tree (fixed point, [`WEIGHT_SCALE`] per row).
+    QuantileTree,
 }
+
+/// Height of the quantile trees used for percentiles.
+pub const TREE_HEIGHT: u32 = 4;
+/// Branching factor of the quantile trees (16^4 = 65,536 leaves).
+pub const TREE_BRANCHING: u64 = 16;
+/// Fixed-point scale of quantile-tree counts: a unit's rows in a group weigh
+/// at most `max_rows · WEIGHT_SCALE` in total (reweighted, floored).
+pub const WEIGHT_SCALE: i64 = 1024;
 
 /// One noisy integer sum of the release.
 #[derive(Clone, Debug)]
@@ -39,6 +49,8 @@ pub struct Component {
     pub sensitivity: L1Sensitivity,
     /// Lattice clamp for `Sum` (per unit and group).
     pub clamp: Option<(i128, i128)>,
+    /// The tree of a `QuantileTree` component.
+    pub tree: Option<privagg_noise::QuantileTree>,
     /// Name of its column in the bounded aggregation.
     pub column: String,
 }
@@ -106,6 +118,7 @@ fn count_component(column: String, epsilon: &Epsilon, sensitivity: f64) -> Resul
         grid: Grid::UNIT,
         sensitivity,
         clamp: None,
+        tree: None,
         column,
     })
 }
@@ -136,6 +149,7 @@ fn lattice_component(
         grid,
         sensitivity,
         clamp,
+        tree: None,
         column,
     })
 }
@@ -198,7 +212,22 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
                 )?,
             ]
         }
-        AggKind::Percentile(_) => Vec::new(),
+        AggKind::Percentile(_) => {
+            let tree = privagg_noise::QuantileTree::new(lo, hi, TREE_HEIGHT, TREE_BRANCHING)
+                .map_err(|e| rejected(format!("{}: {e}", call.label)))?;
+            let sensitivity =
+                L1Sensitivity::new(f64::from(TREE_HEIGHT) * k * rows * WEIGHT_SCALE as f64)?;
+            let mechanism = LaplaceMechanism::calibrate_integer(share, &sensitivity)?;
+            vec![Component {
+                kind: ComponentKind::QuantileTree,
+                mechanism,
+                grid: Grid::UNIT,
+                sensitivity,
+                clamp: None,
+                tree: Some(tree),
+                column: col("tree"),
+            }]
+        }
     };
     if matches!(
         call.kind,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::catalog::{Catalog, TableConfig};
 use crate::dialect::{Statement, parse_request};
 use crate::error::{Result, SqlError, rejected};
-use crate::noise_release::release_groups;
+use crate::noise_release::{read_leaves, release_groups};
 use crate::options::OptionValues;
 use crate::prepare::{Prepared, prepare};
 use crate::register::{TableSource, Views, register_catalog, register_private, register_public};
@@ -226,16 +226,12 @@ impl PrivateContext {
                         .into(),
                 )
             })?;
-        let rows = release_groups(
-            &exact,
-            prepared.analysis.keys.len(),
-            &prepared.aggregates,
-            prepared.analysis.public_values.as_ref(),
-            prepared.selector.as_ref(),
-            prepared.min_units,
-            config.confidence,
-            &mut rng,
-        )?;
+        let mut leaves = vec![None; prepared.aggregates.len()];
+        for (i, plan) in &prepared.percentiles {
+            let batches = self.run(plan.clone()).await?;
+            leaves[*i] = Some(read_leaves(&batches, prepared.analysis.keys.len())?);
+        }
+        let rows = release_groups(&prepared, &exact, &leaves, config.confidence, &mut rng)?;
         let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
         let released = self
             .session
@@ -318,6 +314,26 @@ impl PrivateContext {
             half_widths,
             units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
         })
+    }
+
+    /// Runs a bounded plan over private data. Errors name the stage only:
+    /// DataFusion's messages can quote data values.
+    async fn run(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Vec<datafusion::arrow::array::RecordBatch>> {
+        self.session
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|_| SqlError::Execution("planning the bounded aggregation failed".into()))?
+            .collect()
+            .await
+            .map_err(|_| {
+                SqlError::Execution(
+                    "reading the private data failed (check that the files match the catalog)"
+                        .into(),
+                )
+            })
     }
 
     async fn prepare_request(&self, sql: &str, salt: i64) -> Result<(Prepared, String)> {

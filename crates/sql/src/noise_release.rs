@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
 use datafusion::common::ScalarValue;
-use privagg_noise::{ConfidenceInterval, PartitionSelector, SecureRng};
+use privagg_noise::{ConfidenceInterval, SecureRng};
+
+use crate::prepare::Prepared;
 
 use crate::analyze::AggKind;
-use crate::bounded::{UNITS, key_column};
+use crate::bounded::{LEAF, UNITS, WEIGHT, key_column};
 use crate::budget_split::{AggregatePlan, ComponentKind};
 use crate::error::{Result, SqlError};
 
@@ -29,10 +31,18 @@ struct ExactGroup {
     sums: Vec<i128>,
 }
 
-fn execution(e: impl std::fmt::Display) -> SqlError {
-    // The message of a failure here never includes data values.
-    let _ = e.to_string();
-    SqlError::Execution("the bounded aggregation returned an unexpected result".into())
+/// A failure reading the bounded result. `what` is one of this module's own
+/// labels (never a data value, which DataFusion errors could quote).
+fn execution(what: impl std::fmt::Display) -> SqlError {
+    let what = what.to_string();
+    let label = if what.contains(' ') {
+        "value"
+    } else {
+        what.as_str()
+    };
+    SqlError::Execution(format!(
+        "the bounded aggregation returned an unexpected result ({label})"
+    ))
 }
 
 fn read_exact(
@@ -94,6 +104,56 @@ fn read_exact(
     Ok(out)
 }
 
+/// Leaf histograms of one percentile aggregate, per group key.
+pub(crate) type LeafCounts = HashMap<Vec<ScalarValue>, Vec<(u64, u64)>>;
+
+/// Reads a percentile plan's result (keys, leaf, weight) into histograms.
+pub(crate) fn read_leaves(batches: &[RecordBatch], n_keys: usize) -> Result<LeafCounts> {
+    let mut out: LeafCounts = HashMap::new();
+    for b in batches {
+        let keys: Vec<_> = (0..n_keys)
+            .map(|i| {
+                b.column_by_name(&key_column(i))
+                    .cloned()
+                    .ok_or_else(|| execution("key"))
+            })
+            .collect::<Result<_>>()?;
+        let leaf = b
+            .column_by_name(LEAF)
+            .and_then(|a| a.as_primitive_opt::<Int64Type>().cloned())
+            .ok_or_else(|| execution("leaf"))?;
+        let weight = b
+            .column_by_name(WEIGHT)
+            .and_then(|a| a.as_primitive_opt::<Decimal128Type>().cloned())
+            .ok_or_else(|| execution("weight"))?;
+        for row in 0..b.num_rows() {
+            if leaf.is_null(row) || weight.is_null(row) {
+                continue;
+            }
+            let key = keys
+                .iter()
+                .map(|k| ScalarValue::try_from_array(k, row).map_err(execution))
+                .collect::<Result<Vec<_>>>()?;
+            let w = u64::try_from(weight.value(row).max(0)).unwrap_or(u64::MAX);
+            out.entry(key)
+                .or_default()
+                .push((leaf.value(row).max(0) as u64, w));
+        }
+    }
+    for counts in out.values_mut() {
+        counts.sort_unstable();
+    }
+    Ok(out)
+}
+
+/// The components whose exact sums come from the bounded aggregation
+/// (quantile trees come from their own plans).
+fn exact_components(a: &AggregatePlan) -> impl Iterator<Item = &crate::budget_split::Component> {
+    a.components
+        .iter()
+        .filter(|c| c.kind != ComponentKind::QuantileTree)
+}
+
 /// Every combination of public key values, in declaration order.
 fn cartesian(values: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
     values.iter().fold(vec![Vec::new()], |acc, vs| {
@@ -111,18 +171,20 @@ fn cartesian(values: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
 
 /// Selects groups and releases every aggregate of each kept group.
 pub(crate) fn release_groups(
+    prepared: &Prepared,
     batches: &[RecordBatch],
-    n_keys: usize,
-    aggregates: &[AggregatePlan],
-    public_values: Option<&Vec<Vec<ScalarValue>>>,
-    selector: Option<&PartitionSelector>,
-    min_units: Option<u64>,
+    leaves: &[Option<LeafCounts>],
     confidence: f64,
     rng: &mut SecureRng,
 ) -> Result<Vec<ReleasedRow>> {
+    let n_keys = prepared.analysis.keys.len();
+    let aggregates = &prepared.aggregates;
+    let public_values = prepared.analysis.public_values.as_ref();
+    let selector = prepared.selector.as_ref();
+    let min_units = prepared.min_units;
     let columns: Vec<String> = aggregates
         .iter()
-        .flat_map(|a| a.components.iter().map(|c| c.column.clone()))
+        .flat_map(|a| exact_components(a).map(|c| c.column.clone()))
         .collect();
     let exact = read_exact(batches, n_keys, &columns)?;
     let groups: Vec<(Vec<ScalarValue>, Vec<i128>)> = match public_values {
@@ -156,9 +218,14 @@ pub(crate) fn release_groups(
         let mut values = Vec::new();
         let mut intervals = Vec::new();
         let mut offset = 0;
-        for a in aggregates {
-            let n = a.components.len();
-            let (v, ci) = release_aggregate(a, &sums[offset..offset + n], confidence, rng)?;
+        for (i, a) in aggregates.iter().enumerate() {
+            let n = exact_components(a).count();
+            let (v, ci) = match (&a.call.kind, leaves.get(i).and_then(Option::as_ref)) {
+                (AggKind::Percentile(p), Some(trees)) => {
+                    (release_percentile(a, *p, trees.get(&keys), rng)?, None)
+                }
+                _ => release_aggregate(a, &sums[offset..offset + n], confidence, rng)?,
+            };
             offset += n;
             values.push(v);
             intervals.push(ci);
@@ -170,6 +237,23 @@ pub(crate) fn release_groups(
         });
     }
     Ok(rows)
+}
+
+/// A percentile from the group's noisy quantile tree (no interval: its error
+/// depends on the data's distribution, see docs/privacy/quantile_tree.md).
+fn release_percentile(
+    a: &AggregatePlan,
+    p: f64,
+    leaves: Option<&Vec<(u64, u64)>>,
+    rng: &mut SecureRng,
+) -> Result<Option<f64>> {
+    let Some(c) = a.components.first() else {
+        return Ok(None);
+    };
+    let Some(tree) = &c.tree else { return Ok(None) };
+    let empty = Vec::new();
+    let q = tree.quantiles(leaves.unwrap_or(&empty), &c.mechanism, &[p], rng)?;
+    Ok(q.first().copied())
 }
 
 /// A noisy component value (value units) and its interval at `confidence`.

@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
 
 use crate::analyze::{Analysis, analyze};
-use crate::bounded::bounded_plan;
+use crate::bounded::{bounded_plan, percentile_plan};
 use crate::budget_split::{AggregatePlan, Contribution, plan_aggregates, selector};
 use crate::catalog::Catalog;
 use crate::error::{Result, SqlError, rejected};
@@ -26,6 +26,8 @@ pub(crate) struct Prepared {
     pub contribution: Contribution,
     pub loss: PrivacyLoss,
     pub bounded: LogicalPlan,
+    /// Leaf-histogram plans of percentile aggregates, by aggregate index.
+    pub percentiles: Vec<(usize, LogicalPlan)>,
 }
 
 impl Prepared {
@@ -154,6 +156,19 @@ pub(crate) async fn prepare(
         contribution.max_rows,
         salt,
     )?;
+    let mut percentiles = Vec::new();
+    for (i, a) in aggregates.iter().enumerate() {
+        if matches!(a.call.kind, crate::analyze::AggKind::Percentile(_)) {
+            let plan = percentile_plan(
+                &analysis,
+                a,
+                contribution.max_groups,
+                contribution.max_rows,
+                salt,
+            )?;
+            percentiles.push((i, plan));
+        }
+    }
     Ok(Prepared {
         analysis,
         aggregates,
@@ -164,5 +179,6 @@ pub(crate) async fn prepare(
         contribution,
         loss,
         bounded,
+        percentiles,
     })
 }

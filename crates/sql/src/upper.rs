@@ -33,13 +33,16 @@ fn plan_error(e: impl std::fmt::Display) -> SqlError {
     ))
 }
 
+/// An internal column name and the qualifier of the field it stands for.
+type Qualified = (String, Option<String>);
+
 /// The released rows as a batch shaped like the aggregation's output, plus
 /// hidden interval columns for each aggregate.
 fn released_batch(
     rows: &[ReleasedRow],
     schema: &DFSchemaRef,
     n_keys: usize,
-) -> Result<(RecordBatch, Vec<(String, Option<String>)>)> {
+) -> Result<(RecordBatch, Vec<Qualified>)> {
     let mut columns: Vec<ArrayRef> = Vec::new();
     let mut fields = Vec::new();
     let mut names = Vec::new(); // (internal name, qualifier) per aggregation output field

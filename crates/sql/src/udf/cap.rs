@@ -13,7 +13,8 @@ use datafusion::logical_expr::{
 use super::LATTICE_TYPE;
 use super::lattice::literal_i64;
 
-/// `round(v · cap / n)` (half away from zero) when `n > cap`, else `v`.
+/// `round(v · cap / n)` (half away from zero; `floor` when the fourth
+/// argument is 1) when `n > cap`, else `v`.
 ///
 /// If every one of the `n` values is within `[−B, B]` on the lattice, the
 /// result is within `[−cap·B, cap·B]`: each unit contributes at most `cap`
@@ -29,7 +30,12 @@ impl Cap {
     pub fn new() -> Self {
         Self {
             signature: Signature::exact(
-                vec![LATTICE_TYPE, DataType::Int64, DataType::Int64],
+                vec![
+                    LATTICE_TYPE,
+                    DataType::Int64,
+                    DataType::Int64,
+                    DataType::Int64,
+                ],
                 Volatility::Immutable,
             ),
         }
@@ -42,13 +48,16 @@ impl Default for Cap {
     }
 }
 
-/// The scaled value (see [`Cap`]).
-pub fn capped(v: i128, n: i64, cap: i64) -> i128 {
+/// The scaled value (see [`Cap`]); `floor` rounds down instead of to nearest.
+pub fn capped(v: i128, n: i64, cap: i64, floor: bool) -> i128 {
     if n <= cap || n <= 0 {
         return v;
     }
     let num = v.saturating_mul(i128::from(cap));
     let den = i128::from(n);
+    if floor {
+        return num.div_euclid(den);
+    }
     let q = num / den;
     let r = num % den;
     // Round half away from zero.
@@ -70,11 +79,11 @@ impl ScalarUDFImpl for Cap {
         Ok(LATTICE_TYPE)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [v, n, cap] = args.args.as_slice() else {
-            return exec_err!("privagg_cap takes 3 arguments");
+        let [v, n, cap, mode] = args.args.as_slice() else {
+            return exec_err!("privagg_cap takes 4 arguments");
         };
-        let Some(cap) = literal_i64(cap) else {
-            return exec_err!("privagg_cap: cap must be a literal");
+        let (Some(cap), Some(mode)) = (literal_i64(cap), literal_i64(mode)) else {
+            return exec_err!("privagg_cap: cap and mode must be literals");
         };
         let v = v.to_array(args.number_rows)?;
         let n = n.to_array(args.number_rows)?;
@@ -87,7 +96,7 @@ impl ScalarUDFImpl for Cap {
             if v.is_null(i) || n.is_null(i) {
                 out.append_null();
             } else {
-                out.append_value(capped(v.value(i), n.value(i), cap));
+                out.append_value(capped(v.value(i), n.value(i), cap, mode == 1));
             }
         }
         Ok(ColumnarValue::Array(Arc::new(
@@ -102,14 +111,18 @@ mod tests {
 
     #[test]
     fn scaling_bounds_the_contribution() {
-        assert_eq!(capped(10, 2, 5), 10);
-        assert_eq!(capped(100, 10, 1), 10);
-        assert_eq!(capped(-15, 10, 1), -2, "half away from zero");
-        assert_eq!(capped(7, 3, 2), 5); // 4.67 -> 5
+        assert_eq!(capped(10, 2, 5, false), 10);
+        assert_eq!(capped(100, 10, 1, false), 10);
+        assert_eq!(capped(-15, 10, 1, false), -2, "half away from zero");
+        assert_eq!(capped(7, 3, 2, false), 5); // 4.67 -> 5
+        assert_eq!(capped(7, 3, 2, true), 4);
         // n values each in [-B, B] give at most cap·B.
         for n in 1..50i64 {
             let v = 9 * i128::from(n);
-            assert!(capped(v, n, 3) <= 27);
+            assert!(capped(v, n, 3, false) <= 27);
         }
+        // Floors of parts never sum above the cap: 3 leaves of c = 1 each, n = 3, cap 2 (·1024).
+        let parts: i128 = (0..3).map(|_| capped(1024, 3, 2, true)).sum();
+        assert!(parts <= 2 * 1024);
     }
 }

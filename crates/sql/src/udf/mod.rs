@@ -7,8 +7,9 @@
 //! - `privagg_to_lattice(x, lower, upper, offset, exponent, power)` — NaN→NULL,
 //!   clamp, subtract `offset`, raise to `power` (1 or 2), round to the grid
 //!   `2^exponent`, as an exact integer (`Decimal128(38, 0)`).
-//! - `privagg_cap(v, n, cap)` — scales a unit's partial sum `v` over `n` rows
-//!   to at most `cap` rows' worth: `round(v·cap/n)` when `n > cap`.
+//! - `privagg_cap(v, n, cap, mode)` — scales a unit's partial sum `v` over `n`
+//!   rows to at most `cap` rows' worth: `round(v·cap/n)` (or floor) when `n > cap`.
+//! - `privagg_leaf(x, lower, upper, height, branching)` — the quantile-tree leaf of a value.
 //! - `privagg_group_hash(salt, keys...)` — a keyed hash of group keys, used to
 //!   pick each unit's groups at random for L0 bounding.
 
@@ -16,6 +17,7 @@ mod bounds;
 mod cap;
 mod group_hash;
 mod lattice;
+mod leaf;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub use bounds::{BOUNDS_UDF_NAME, BoundsMarker};
 pub use cap::Cap;
 pub use group_hash::GroupHash;
 pub use lattice::ToLattice;
+pub use leaf::Leaf;
 
 /// The integer type of exact lattice sums.
 pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType =
@@ -38,6 +41,7 @@ pub fn all() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(ToLattice::new())),
         Arc::new(ScalarUDF::from(Cap::new())),
         Arc::new(ScalarUDF::from(GroupHash::new())),
+        Arc::new(ScalarUDF::from(Leaf::new())),
     ]
 }
 

@@ -1,0 +1,5 @@
+//! Integration tests of privagg-sql through its public API (one binary).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
+
+mod common;
+mod smoke;
