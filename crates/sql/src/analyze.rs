@@ -72,7 +72,7 @@ pub(crate) struct Analysis {
 
 /// Analyses a logical plan made from the analyst's SQL.
 pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<Analysis> {
-    let aggregate = find_aggregate(&plan)?;
+    let aggregate = find_aggregate(&plan, views)?;
     check_above(&plan)?;
     let mut private_tables = Vec::new();
     check_input(&aggregate.input, catalog, views, &mut private_tables)?;
@@ -114,7 +114,7 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
     })
 }
 
-fn find_aggregate(plan: &LogicalPlan) -> Result<Aggregate> {
+fn find_aggregate(plan: &LogicalPlan, views: &Views) -> Result<Aggregate> {
     let mut node = plan;
     loop {
         match node {
@@ -145,10 +145,25 @@ fn find_aggregate(plan: &LogicalPlan) -> Result<Aggregate> {
             _ => break,
         }
     }
+    let mut reads_private = false;
+    let _ = plan.apply(|n| {
+        if let LogicalPlan::SubqueryAlias(a) = n
+            && views.private_table(&a.input).is_some()
+        {
+            reads_private = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    if !reads_private {
+        return Err(rejected(NO_PRIVATE_TABLE));
+    }
     Err(rejected(
         "the query returns rows of a private table: only aggregates (COUNT, SUM, AVG, VAR_POP, STDDEV, PERCENTILE_CONT, MEDIAN) grouped by keys can be released",
     ))
 }
+
+const NO_PRIVATE_TABLE: &str = "the query reads no private table: privagg answers aggregate queries over the private tables of its catalog";
 
 /// Nodes above the aggregation may only filter, sort, limit and compute over released values.
 fn check_above(plan: &LogicalPlan) -> Result<()> {
@@ -308,12 +323,21 @@ fn joins_on_unit(
             .collect()
     };
     let (lu, ru) = (unit_of(left), unit_of(right));
-    join.on.iter().any(|(l, r)| match (l, r) {
+    let is_unit_pair = |l: &Expr, r: &Expr| match (strip_casts(l), strip_casts(r)) {
         (Expr::Column(a), Expr::Column(b)) => {
-            lu.contains(&a.name.to_lowercase()) && ru.contains(&b.name.to_lowercase())
+            let (a, b) = (a.name.to_lowercase(), b.name.to_lowercase());
+            (lu.contains(&a) && ru.contains(&b)) || (lu.contains(&b) && ru.contains(&a))
         }
         _ => false,
-    })
+    };
+    // Before optimisation the ON condition is still in `filter`: look there too.
+    let in_filter = join.filter.as_ref().is_some_and(|f| {
+        datafusion::logical_expr::utils::split_conjunction(f).into_iter().any(|c| match c {
+            Expr::BinaryExpr(b) if b.op == datafusion::logical_expr::Operator::Eq => is_unit_pair(&b.left, &b.right),
+            _ => false,
+        })
+    });
+    in_filter || join.on.iter().any(|(l, r)| is_unit_pair(l, r))
 }
 
 /// Adds the privacy unit as [`UNIT`] to every private scan and carries it
@@ -449,14 +473,15 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
         Expr::Alias(a) => &*a.expr,
         other => other,
     };
-    let label = inner.human_display().to_string();
+    let mut label = inner.human_display().to_string();
     let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
         return Err(rejected(format!("{label} is not an aggregate")));
     };
     let name = func.name().to_lowercase();
     if params.filter.is_some() {
         return Err(rejected(format!(
-            "FILTER (WHERE ...) on {name} is not supported: put the condition in WHERE"
+            "FILTER (WHERE ...) on {} is not supported: put the condition in WHERE",
+            name.to_uppercase()
         )));
     }
     if !params.order_by.is_empty() {
@@ -470,6 +495,9 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
         }
         None => (None, None),
     };
+    if let (Some(v), Some((lo, hi))) = (&value, explicit) {
+        label = format!("{}({}, {lo}, {hi})", name.to_uppercase(), v.human_display());
+    }
     let kind = match name.as_str() {
         "count" => {
             let is_star = value
@@ -513,10 +541,9 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
             )));
         }
         "var" | "var_samp" | "var_sample" | "stddev_samp" => {
-            return Err(rejected(format!(
-                "{} (sample) is not supported: use VAR_POP / STDDEV_POP",
-                name.to_uppercase()
-            )));
+            return Err(rejected(
+                "sample variance and deviation (VAR_SAMP, STDDEV_SAMP) are not supported: use VAR_POP / STDDEV_POP (VARIANCE and STDDEV mean those in privagg)",
+            ));
         }
         other => {
             return Err(rejected(format!(
@@ -537,7 +564,7 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
     );
     let bounds = explicit.or_else(|| value.as_ref().and_then(|v| catalog_bounds(v, catalog)));
     if needs_bounds && bounds.is_none() {
-        let what = value.as_ref().map(|v| v.to_string()).unwrap_or_default();
+        let what = value.as_ref().map(|v| v.human_display().to_string()).unwrap_or_default();
         return Err(rejected(format!(
             "{label} needs bounds: declare lower and upper for the column under [tables.columns.<column>] in the catalog, or write {}({what}, contribution_bounds_per_group => (lower, upper))",
             name.to_uppercase()

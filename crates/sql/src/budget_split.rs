@@ -155,6 +155,12 @@ fn lattice_component(
 }
 
 fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Result<AggregatePlan> {
+    if let Some((lo, hi)) = call.bounds
+        && lo == hi
+        && !matches!(call.kind, AggKind::Sum)
+    {
+        return Err(rejected(format!("{}: lower and upper bounds must differ", call.label)));
+    }
     let k = f64::from(b.max_groups);
     let rows = f64::from(b.max_rows);
     let (lo, hi) = call.bounds.unwrap_or((0.0, 0.0));

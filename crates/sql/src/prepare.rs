@@ -53,12 +53,21 @@ impl Prepared {
 
 fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
     let message = crate::syntax::clean(&e.to_string());
-    if message.contains("must appear in the GROUP BY clause")
-        || message.contains("non-aggregate values")
-    {
+    if message.contains("must appear in the GROUP BY clause") || message.contains("non-aggregate values") {
+        let column = message
+            .split("column \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("a column");
         return rejected(format!(
-            "a private column is in the output without aggregation ({message}): only group keys and aggregates can be released"
+            "column {column} is in the output without aggregation: only GROUP BY keys and aggregates can be released (add it to GROUP BY or aggregate it, e.g. AVG)"
         ));
+    }
+    if let Some(rest) = message.strip_prefix("table '")
+        && let Some(name) = rest.strip_suffix("' not found")
+    {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        return SqlError::InvalidSql(format!("table '{name}' is not in the catalog"));
     }
     SqlError::InvalidSql(message)
 }

@@ -3,7 +3,7 @@
 
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{
-    Expr as AstExpr, GroupByExpr, GroupByWithModifier, SelectItem, SetExpr, Statement,
+    Expr as AstExpr, GroupByExpr, GroupByWithModifier, SelectItem, SetExpr, Statement, TableFactor,
 };
 
 use crate::error::{Result, SqlError, rejected};
@@ -51,6 +51,16 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
                     return Err(rejected(
                         "SELECT * is not supported over private tables: select group keys and aggregates such as COUNT(*)",
                     ));
+                }
+            }
+            for table in &select.from {
+                for factor in std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation)) {
+                    if let TableFactor::Derived { subquery, .. } = factor {
+                        if subquery.order_by.is_some() {
+                            return Err(rejected("ORDER BY on private rows before aggregation is not supported: order the released results instead"));
+                        }
+                        check_set_expr(&subquery.body)?;
+                    }
                 }
             }
             let (exprs, modifiers) = match &select.group_by {

@@ -2,4 +2,5 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
 
 mod common;
+mod corpus;
 mod smoke;
