@@ -332,10 +332,14 @@ fn joins_on_unit(
     };
     // Before optimisation the ON condition is still in `filter`: look there too.
     let in_filter = join.filter.as_ref().is_some_and(|f| {
-        datafusion::logical_expr::utils::split_conjunction(f).into_iter().any(|c| match c {
-            Expr::BinaryExpr(b) if b.op == datafusion::logical_expr::Operator::Eq => is_unit_pair(&b.left, &b.right),
-            _ => false,
-        })
+        datafusion::logical_expr::utils::split_conjunction(f)
+            .into_iter()
+            .any(|c| match c {
+                Expr::BinaryExpr(b) if b.op == datafusion::logical_expr::Operator::Eq => {
+                    is_unit_pair(&b.left, &b.right)
+                }
+                _ => false,
+            })
     });
     in_filter || join.on.iter().any(|(l, r)| is_unit_pair(l, r))
 }
@@ -564,7 +568,10 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
     );
     let bounds = explicit.or_else(|| value.as_ref().and_then(|v| catalog_bounds(v, catalog)));
     if needs_bounds && bounds.is_none() {
-        let what = value.as_ref().map(|v| v.human_display().to_string()).unwrap_or_default();
+        let what = value
+            .as_ref()
+            .map(|v| v.human_display().to_string())
+            .unwrap_or_default();
         return Err(rejected(format!(
             "{label} needs bounds: declare lower and upper for the column under [tables.columns.<column>] in the catalog, or write {}({what}, contribution_bounds_per_group => (lower, upper))",
             name.to_uppercase()

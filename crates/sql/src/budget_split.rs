@@ -159,7 +159,10 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
         && lo == hi
         && !matches!(call.kind, AggKind::Sum)
     {
-        return Err(rejected(format!("{}: lower and upper bounds must differ", call.label)));
+        return Err(rejected(format!(
+            "{}: lower and upper bounds must differ",
+            call.label
+        )));
     }
     let k = f64::from(b.max_groups);
     let rows = f64::from(b.max_rows);

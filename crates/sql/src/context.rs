@@ -436,3 +436,26 @@ fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
         })
         .collect()
 }
+
+#[cfg(test)]
+impl PrivateContext {
+    /// Test instrumentation: prepares a query with a fixed salt and returns
+    /// the exact (pre-noise) bounded results. Never available outside tests.
+    pub(crate) async fn exact_for_tests(
+        &self,
+        sql: &str,
+        salt: i64,
+    ) -> Result<(
+        Prepared,
+        Vec<datafusion::arrow::array::RecordBatch>,
+        Vec<Vec<datafusion::arrow::array::RecordBatch>>,
+    )> {
+        let (prepared, _) = self.prepare_request(sql, salt).await?;
+        let exact = self.run(prepared.bounded.clone()).await?;
+        let mut trees = Vec::new();
+        for (_, plan) in &prepared.percentiles {
+            trees.push(self.run(plan.clone()).await?);
+        }
+        Ok((prepared, exact, trees))
+    }
+}

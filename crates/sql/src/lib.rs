@@ -18,6 +18,8 @@ mod error;
 mod noise_release;
 pub mod options;
 mod prepare;
+#[cfg(test)]
+mod privacy_tests;
 mod register;
 pub mod release;
 mod syntax;

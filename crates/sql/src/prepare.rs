@@ -53,7 +53,9 @@ impl Prepared {
 
 fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
     let message = crate::syntax::clean(&e.to_string());
-    if message.contains("must appear in the GROUP BY clause") || message.contains("non-aggregate values") {
+    if message.contains("must appear in the GROUP BY clause")
+        || message.contains("non-aggregate values")
+    {
         let column = message
             .split("column \"")
             .nth(1)

@@ -54,10 +54,14 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
                 }
             }
             for table in &select.from {
-                for factor in std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation)) {
+                for factor in
+                    std::iter::once(&table.relation).chain(table.joins.iter().map(|j| &j.relation))
+                {
                     if let TableFactor::Derived { subquery, .. } = factor {
                         if subquery.order_by.is_some() {
-                            return Err(rejected("ORDER BY on private rows before aggregation is not supported: order the released results instead"));
+                            return Err(rejected(
+                                "ORDER BY on private rows before aggregation is not supported: order the released results instead",
+                            ));
                         }
                         check_set_expr(&subquery.body)?;
                     }

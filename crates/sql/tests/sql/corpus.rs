@@ -63,9 +63,12 @@ fn read_corpus() -> Vec<(String, String)> {
 }
 
 async fn context() -> (PrivateContext, Arc<MemoryLedger>) {
-    let catalog = Catalog::parse(CATALOG, "corpus.toml", crate::common::shared_data()).expect("catalog");
+    let catalog =
+        Catalog::parse(CATALOG, "corpus.toml", crate::common::shared_data()).expect("catalog");
     let ledger = Arc::new(MemoryLedger::new());
-    let mut ctx = PrivateContext::with_ledger(catalog, ledger.clone()).await.expect("context");
+    let mut ctx = PrivateContext::with_ledger(catalog, ledger.clone())
+        .await
+        .expect("context");
     let dir = tempfile::tempdir().expect("tempdir");
     let names = dir.path().join("educ_names.csv");
     let mut csv = String::from("educ,name\n");
@@ -73,7 +76,9 @@ async fn context() -> (PrivateContext, Arc<MemoryLedger>) {
         csv.push_str(&format!("{e},level {}\n", (e + 3) / 4));
     }
     std::fs::write(&names, csv).expect("write");
-    ctx.register_public_table("educ_names", TableSource::Path(names)).await.expect("public table");
+    ctx.register_public_table("educ_names", TableSource::Path(names))
+        .await
+        .expect("public table");
     std::mem::forget(dir); // the CSV is read lazily by DataFusion
     (ctx, ledger)
 }
@@ -81,32 +86,58 @@ async fn context() -> (PrivateContext, Arc<MemoryLedger>) {
 #[tokio::test]
 async fn accept_reject_corpus() {
     let corpus = read_corpus();
-    assert!(corpus.len() >= 40, "the corpus has {} queries", corpus.len());
+    assert!(
+        corpus.len() >= 40,
+        "the corpus has {} queries",
+        corpus.len()
+    );
     let (ctx, ledger) = context().await;
     let mut actual = Vec::new();
     for (query, expected) in &corpus {
-        let spent_before = ledger.spent(&Scope::Analyst("alice".into())).expect("spent");
+        let spent_before = ledger
+            .spent(&Scope::Analyst("alice".into()))
+            .expect("spent");
         let audit_before = ledger.audit_log().expect("audit").len();
         let outcome = match ctx.query("alice", query).await {
             Ok(release) => {
-                assert!(release.metadata.groups_released > 0 || query.contains("LIMIT 0"), "{query}: empty release");
+                assert!(
+                    release.metadata.groups_released > 0 || query.contains("LIMIT 0"),
+                    "{query}: empty release"
+                );
                 "ok".to_string()
             }
             Err(e) => {
-                assert_eq!(ledger.spent(&Scope::Analyst("alice".into())).expect("spent"), spent_before, "{query}: a rejection charged budget");
+                assert_eq!(
+                    ledger
+                        .spent(&Scope::Analyst("alice".into()))
+                        .expect("spent"),
+                    spent_before,
+                    "{query}: a rejection charged budget"
+                );
                 e.to_string()
             }
         };
-        assert_eq!(ledger.audit_log().expect("audit").len(), audit_before + 1, "{query}: not audited exactly once");
+        assert_eq!(
+            ledger.audit_log().expect("audit").len(),
+            audit_before + 1,
+            "{query}: not audited exactly once"
+        );
         actual.push((query.clone(), outcome.clone()));
         if std::env::var("PRIVAGG_BLESS").is_err() {
             assert_eq!(&outcome, expected, "query: {query}");
         }
     }
     if std::env::var("PRIVAGG_BLESS").is_ok() {
-        let text: String = actual.iter().map(|(q, o)| format!("{q}\n=> {o}\n\n")).collect();
+        let text: String = actual
+            .iter()
+            .map(|(q, o)| format!("{q}\n=> {o}\n\n"))
+            .collect();
         std::fs::write(corpus_path(), text).expect("bless");
     }
     let accepted = actual.iter().filter(|(_, o)| o == "ok").count();
-    assert!(accepted >= 15 && actual.len() - accepted >= 25, "{accepted} accepted of {}", actual.len());
+    assert!(
+        accepted >= 15 && actual.len() - accepted >= 25,
+        "{accepted} accepted of {}",
+        actual.len()
+    );
 }

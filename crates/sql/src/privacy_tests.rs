@@ -1,0 +1,312 @@
+//! Tests that carry the privacy argument of the SQL layer, on the exact
+//! (pre-noise) bounded values: neighbouring datasets never differ by more
+//! than the declared sensitivity, and non-consenting rows change nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, Schema};
+use datafusion::common::ScalarValue;
+use privagg_budget::MemoryLedger;
+
+use crate::bounded::{LEAF, UNITS, WEIGHT, key_column};
+use crate::budget_split::ComponentKind;
+use crate::catalog::{Catalog, ColumnConfig, TableConfig};
+use crate::context::PrivateContext;
+use crate::register::TableSource;
+
+/// One row of a users table.
+#[derive(Clone)]
+struct Row {
+    user: String,
+    segment: String,
+    usage: f64,
+    consent: Option<bool>,
+}
+
+fn d1() -> Vec<Row> {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/d1.csv");
+    let text = std::fs::read_to_string(path).expect("d1.csv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some(Row {
+                user: f.first()?.to_string(),
+                segment: f.get(1)?.to_string(),
+                usage: f.get(3)?.parse().ok()?,
+                consent: Some(true),
+            })
+        })
+        .collect()
+}
+
+/// A unit with thousands of rows in hundreds of groups.
+fn heavy_unit() -> Vec<Row> {
+    (0..3000)
+        .map(|i| Row {
+            user: "heavy".into(),
+            segment: format!("S{}", i % 300),
+            usage: f64::from(i % 97),
+            consent: Some(true),
+        })
+        .collect()
+}
+
+fn batch(rows: &[Row]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("UserId", DataType::Utf8, true),
+        Field::new("Segment", DataType::Utf8, true),
+        Field::new("Usage", DataType::Float64, true),
+        Field::new("consent", DataType::Boolean, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| Some(r.user.clone()))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| Some(r.segment.clone()))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            rows.iter().map(|r| Some(r.usage)).collect::<Vec<_>>(),
+        )),
+        Arc::new(BooleanArray::from(
+            rows.iter().map(|r| r.consent).collect::<Vec<_>>(),
+        )),
+    ];
+    RecordBatch::try_new(schema, columns).expect("batch")
+}
+
+async fn context(rows: &[Row], max_groups: u32, max_rows: u32) -> PrivateContext {
+    let catalog = Catalog::parse(
+        "[ledger]\npath = \"x.db\"\n[[analysts]]\nname = \"a\"\nepsilon = 1000.0\ndelta = 0.1\n",
+        "test.toml",
+        Default::default(),
+    )
+    .expect("catalog");
+    let mut ctx = PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new()))
+        .await
+        .expect("context");
+    let mut columns = std::collections::BTreeMap::new();
+    columns.insert(
+        "Usage".to_string(),
+        ColumnConfig {
+            lower: Some(0.0),
+            upper: Some(50.0),
+            public_values: None,
+        },
+    );
+    let table = TableConfig {
+        name: "users".into(),
+        path: Default::default(),
+        privacy_unit: "UserId".into(),
+        consent_column: Some("consent".into()),
+        max_groups_contributed: max_groups,
+        max_rows_per_group: max_rows,
+        epsilon: None,
+        delta: None,
+        columns,
+    };
+    ctx.register_private_table(table, TableSource::Batches(vec![batch(rows)]))
+        .await
+        .expect("register");
+    ctx
+}
+
+/// Exact values per group: `units`, then every component column, then (for
+/// percentiles) the leaf weights keyed by (group, leaf).
+type Exact = HashMap<Vec<ScalarValue>, Vec<i128>>;
+
+fn decimal_or_int(a: &ArrayRef, row: usize) -> i128 {
+    if a.is_null(row) {
+        return 0;
+    }
+    if let Some(d) = a.as_primitive_opt::<Decimal128Type>() {
+        return d.value(row);
+    }
+    a.as_primitive_opt::<Int64Type>()
+        .map_or(0, |i| i128::from(i.value(row)))
+}
+
+fn exact_by_group(batches: &[RecordBatch], n_keys: usize, columns: &[String]) -> Exact {
+    let mut out = HashMap::new();
+    for b in batches {
+        for row in 0..b.num_rows() {
+            let key: Vec<ScalarValue> = (0..n_keys)
+                .map(|i| {
+                    ScalarValue::try_from_array(b.column_by_name(&key_column(i)).expect("key"), row)
+                        .expect("scalar")
+                })
+                .collect();
+            let mut values = vec![decimal_or_int(b.column_by_name(UNITS).expect("units"), row)];
+            values.extend(
+                columns
+                    .iter()
+                    .map(|c| decimal_or_int(b.column_by_name(c).expect("component"), row)),
+            );
+            out.insert(key, values);
+        }
+    }
+    out
+}
+
+fn leaf_weights(batches: &[RecordBatch], n_keys: usize) -> HashMap<(Vec<ScalarValue>, i64), i128> {
+    let mut out = HashMap::new();
+    for b in batches {
+        let leaf: &Int64Array = b
+            .column_by_name(LEAF)
+            .expect("leaf")
+            .as_primitive::<Int64Type>();
+        for row in 0..b.num_rows() {
+            let key: Vec<ScalarValue> = (0..n_keys)
+                .map(|i| {
+                    ScalarValue::try_from_array(b.column_by_name(&key_column(i)).expect("key"), row)
+                        .expect("scalar")
+                })
+                .collect();
+            out.insert(
+                (key, leaf.value(row)),
+                decimal_or_int(b.column_by_name(WEIGHT).expect("weight"), row),
+            );
+        }
+    }
+    out
+}
+
+fn l1_difference<K: std::hash::Hash + Eq + Clone>(
+    a: &HashMap<K, i128>,
+    b: &HashMap<K, i128>,
+) -> i128 {
+    let keys: std::collections::HashSet<&K> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .map(|k| (a.get(k).copied().unwrap_or(0) - b.get(k).copied().unwrap_or(0)).abs())
+        .sum()
+}
+
+const QUERY: &str = "SELECT Segment, COUNT(*), COUNT(DISTINCT UserId), SUM(Usage, contribution_bounds_per_group => (0, 120)), AVG(Usage), VAR_POP(Usage), MEDIAN(Usage) FROM users GROUP BY Segment";
+
+/// Runs QUERY on both datasets with one salt and checks every component's
+/// L1 difference against its declared (lattice) sensitivity.
+async fn check_neighbours(d: &[Row], d_minus: &[Row], max_groups: u32, max_rows: u32) {
+    let salt = 0x5eed;
+    let full = context(d, max_groups, max_rows).await;
+    let less = context(d_minus, max_groups, max_rows).await;
+    let (prepared, exact_full, trees_full) = full.exact_for_tests(QUERY, salt).await.expect("full");
+    let (_, exact_less, trees_less) = less.exact_for_tests(QUERY, salt).await.expect("less");
+    let components: Vec<_> = prepared
+        .aggregates
+        .iter()
+        .flat_map(|a| a.components.iter())
+        .filter(|c| c.kind != ComponentKind::QuantileTree)
+        .collect();
+    let columns: Vec<String> = components.iter().map(|c| c.column.clone()).collect();
+    let a = exact_by_group(&exact_full, 1, &columns);
+    let b = exact_by_group(&exact_less, 1, &columns);
+    // Distinct units per group: the partition-selection input, sensitivity k.
+    let column_of = |m: &Exact, i: usize| -> HashMap<Vec<ScalarValue>, i128> {
+        m.iter().map(|(k, v)| (k.clone(), v[i])).collect()
+    };
+    let units_diff = l1_difference(&column_of(&a, 0), &column_of(&b, 0));
+    assert!(
+        units_diff <= i128::from(max_groups),
+        "unit counts differ by {units_diff} > k = {max_groups}"
+    );
+    for (i, c) in components.iter().enumerate() {
+        let diff = l1_difference(&column_of(&a, i + 1), &column_of(&b, i + 1));
+        let sensitivity = c.sensitivity.to_f64() as i128;
+        assert!(
+            diff <= sensitivity,
+            "{} ({:?}): pre-noise L1 difference {diff} > sensitivity {sensitivity}",
+            c.column,
+            c.kind
+        );
+    }
+    // Quantile trees: each level's counts differ by at most k · L∞ · scale.
+    let tree = prepared
+        .aggregates
+        .iter()
+        .flat_map(|a| a.components.iter())
+        .find(|c| c.kind == ComponentKind::QuantileTree)
+        .expect("tree");
+    let per_level =
+        tree.sensitivity.to_f64() as i128 / i128::from(crate::budget_split::TREE_HEIGHT);
+    let leaf_diff = l1_difference(
+        &leaf_weights(&trees_full[0], 1),
+        &leaf_weights(&trees_less[0], 1),
+    );
+    assert!(
+        leaf_diff <= per_level,
+        "leaf weights differ by {leaf_diff} > {per_level}"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_unit_changes_nothing_beyond_the_sensitivity() {
+    let d = d1();
+    // Remove each of a few units in turn, including one with several rows.
+    for victim in ["A1", "A2", "B13", "C20"] {
+        let less: Vec<Row> = d.iter().filter(|r| r.user != victim).cloned().collect();
+        check_neighbours(&d, &less, 1, 1).await;
+    }
+}
+
+#[tokio::test]
+async fn a_unit_with_thousands_of_rows_in_hundreds_of_groups_is_bounded() {
+    let base = d1();
+    let mut with_heavy = base.clone();
+    with_heavy.extend(heavy_unit());
+    check_neighbours(&with_heavy, &base, 3, 2).await;
+    check_neighbours(&with_heavy, &base, 1, 5).await;
+}
+
+#[tokio::test]
+async fn rows_without_consent_change_no_pre_noise_value() {
+    let base = d1();
+    let mut with_refusals = base.clone();
+    // Non-consenting rows for new and for existing customers, consent false or NULL.
+    for (i, r) in base.iter().take(200).enumerate() {
+        with_refusals.push(Row {
+            user: r.user.clone(),
+            segment: "A".into(),
+            usage: 49.0,
+            consent: Some(false),
+        });
+        with_refusals.push(Row {
+            user: format!("new{i}"),
+            segment: "Q".into(),
+            usage: 1.0,
+            consent: if i % 2 == 0 { None } else { Some(false) },
+        });
+    }
+    let salt = 7;
+    let a = context(&base, 2, 3)
+        .await
+        .exact_for_tests(QUERY, salt)
+        .await
+        .expect("base");
+    let b = context(&with_refusals, 2, 3)
+        .await
+        .exact_for_tests(QUERY, salt)
+        .await
+        .expect("with refusals");
+    let columns: Vec<String> =
+        a.0.aggregates
+            .iter()
+            .flat_map(|x| x.components.iter())
+            .filter(|c| c.kind != ComponentKind::QuantileTree)
+            .map(|c| c.column.clone())
+            .collect();
+    assert_eq!(
+        exact_by_group(&a.1, 1, &columns),
+        exact_by_group(&b.1, 1, &columns)
+    );
+    assert_eq!(leaf_weights(&a.2[0], 1), leaf_weights(&b.2[0], 1));
+}
