@@ -420,6 +420,18 @@ fn literal_f64(e: &Expr) -> Option<f64> {
     }
 }
 
+/// A number as people write it: `1e300` rather than 301 digits.
+pub(crate) fn number(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e16 || x.abs() < 1e-6) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// The largest bound magnitude accepted (catalog and SQL alike).
+pub(crate) const MAX_BOUND: f64 = 1e15;
+
 /// Splits `privagg_bounds(x, lo, hi)` into `x` and its bounds.
 fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
     let inner = match arg {
@@ -435,6 +447,13 @@ fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
         let (Some(lo), Some(hi)) = (literal_f64(lo), literal_f64(hi)) else {
             return Err(rejected("contribution bounds must be number literals"));
         };
+        if lo.abs().max(hi.abs()) > MAX_BOUND {
+            return Err(rejected(format!(
+                "contribution bounds ({}, {}) must be within ±1e15",
+                number(lo),
+                number(hi)
+            )));
+        }
         if !(lo.is_finite() && hi.is_finite()) || lo > hi {
             return Err(rejected(format!(
                 "contribution bounds ({lo}, {hi}) must be finite with lower <= upper"
@@ -500,7 +519,13 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
         None => (None, None),
     };
     if let (Some(v), Some((lo, hi))) = (&value, explicit) {
-        label = format!("{}({}, {lo}, {hi})", name.to_uppercase(), v.human_display());
+        label = format!(
+            "{}({}, {}, {})",
+            name.to_uppercase(),
+            v.human_display(),
+            number(lo),
+            number(hi)
+        );
     }
     let kind = match name.as_str() {
         "count" => {

@@ -245,6 +245,13 @@ impl Catalog {
                             "bounds must be finite numbers",
                         ));
                     }
+                    (Some(l), Some(u)) if l.abs().max(u.abs()) > crate::analyze::MAX_BOUND => {
+                        return Err(self.error(
+                            Some(&t.name),
+                            Some(&key),
+                            "bounds must be within ±1e15",
+                        ));
+                    }
                     (Some(l), Some(u)) if l > u => {
                         return Err(self.error(
                             Some(&t.name),

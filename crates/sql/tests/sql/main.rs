@@ -1,6 +1,10 @@
 //! Integration tests of privagg-sql through its public API (one binary).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
 
+mod bad_input;
 mod common;
 mod corpus;
+mod datasets;
+mod selection;
 mod smoke;
+mod utility;
