@@ -77,12 +77,15 @@ upper = 500000.0
 public_values = [0, 1]
 "#;
 
+/// One row of the test table `t`: unit id, segment, value.
+pub type Row = (String, Option<String>, Option<f64>);
+
 /// A context with one private table `t(id, seg, v, consent)` built from
 /// in-memory rows, with `v` bounded to [lower, upper] and `seg` public if
 /// `public` is given.
 #[allow(dead_code)]
 pub async fn table_context(
-    rows: &[(String, Option<String>, Option<f64>)],
+    rows: &[Row],
     bounds: (f64, f64),
     public: Option<Vec<&str>>,
     max_groups: u32,

@@ -3,14 +3,11 @@
 
 use privagg_sql::QueryConfig;
 
-use crate::common::{column_f64, column_str, table_context};
+use crate::common::{Row, column_f64, column_str, table_context};
 
 /// Four public segments of 400, 200, 100 and 50 customers, one row each,
 /// values in [10, 90] (bounds [0, 100] never bind): the truth is exact.
-fn generated() -> (
-    Vec<(String, Option<String>, Option<f64>)>,
-    Vec<(&'static str, f64, f64)>,
-) {
+fn generated() -> (Vec<Row>, Vec<(&'static str, f64, f64)>) {
     let mut rows = Vec::new();
     let mut truth = Vec::new();
     for (s, n) in [("north", 400), ("south", 200), ("east", 100), ("west", 50)] {
