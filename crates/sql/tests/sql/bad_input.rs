@@ -91,6 +91,47 @@ async fn extreme_values_and_bounds() {
             .all(|v| v.is_finite())
     );
     // Bounds so large that the noise grid cannot represent them exactly: a clear error.
+    let err = ctx
+        .query(
+            "alice",
+            "SELECT SUM(v, contribution_bounds_per_group => (0, 1e300)) FROM t",
+        )
+        .await
+        .expect_err("absurd bounds");
+    assert_eq!(
+        err.to_string(),
+        "query rejected: contribution bounds (0, 1e300) must be within ±1e15"
+    );
+    // Tiny bounds are valid: the grid follows the scale.
+    let r = ctx
+        .query(
+            "alice",
+            "SELECT SUM(v, contribution_bounds_per_group => (0, 1e-300)) AS s FROM t",
+        )
+        .await
+        .expect("tiny bounds");
+    assert!(
+        column_f64(&r.batches, "s")
+            .iter()
+            .flatten()
+            .all(|v| v.is_finite())
+    );
+}
+
+#[tokio::test]
+async fn unknown_analyst_is_refused_and_budget_exhaustion_is_clear() {
+    let rows: Vec<(String, Option<String>, Option<f64>)> = (0..10)
+        .map(|i| (format!("u{i}"), Some("a".into()), Some(1.0)))
+        .collect();
+    let ctx = table_context(&rows, (0.0, 10.0), None, 1).await;
+    let err = ctx
+        .query("mallory", "SELECT COUNT(*) FROM t")
+        .await
+        .expect_err("unknown analyst");
+    assert_eq!(
+        err.to_string(),
+        "unknown analyst 'mallory': add it under [[analysts]] in the catalog"
+    );
     ctx.query(
         "alice",
         "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1000) COUNT(*) FROM t",
