@@ -66,6 +66,8 @@ pub(crate) struct Analysis {
     pub keys: Vec<Expr>,
     /// Public values of every key, when all keys are declared public.
     pub public_values: Option<Vec<Vec<ScalarValue>>>,
+    /// The data type of each key.
+    pub key_types: Vec<datafusion::arrow::datatypes::DataType>,
     /// The aggregates.
     pub aggregates: Vec<AggCall>,
 }
@@ -103,6 +105,12 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
         ));
     }
     let public_values = public_values(&aggregate.group_expr, &input, catalog)?;
+    let key_types = aggregate
+        .group_expr
+        .iter()
+        .map(|k| k.get_type(input.schema().as_ref()))
+        .collect::<datafusion::error::Result<Vec<_>>>()
+        .map_err(|e| rejected(e.to_string()))?;
     Ok(Analysis {
         keys: aggregate.group_expr.clone(),
         plan,
@@ -110,6 +118,7 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
         unit,
         private_tables,
         public_values,
+        key_types,
         aggregates,
     })
 }

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, ScalarValue};
+use datafusion::functions::core::expr_fn::{get_field, r#struct};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::functions_aggregate::sum::sum_udaf;
-use datafusion::functions_window::expr_fn::{dense_rank, row_number};
+use datafusion::functions_window::expr_fn::dense_rank;
 use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{
-    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit, when,
+    AggregateUDF, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col,
+    lit, when,
 };
 
 use crate::analyze::{AggKind, Analysis};
@@ -21,7 +23,11 @@ use crate::budget_split::{
     AggregatePlan, ComponentKind, TREE_BRANCHING, TREE_HEIGHT, WEIGHT_SCALE,
 };
 use crate::error::{Result, rejected};
-use crate::udf::{Cap, GroupHash, LATTICE_TYPE, Leaf, ToLattice};
+use crate::udf::{BottomKGroups, Cap, GroupHash, LATTICE_TYPE, Leaf, ToLattice};
+
+/// Column of row-encoded group keys in the result (when there are keys).
+pub(crate) const KEY_BYTES: &str = "__privagg_key_bytes";
+const GROUPS: &str = "__privagg_groups";
 
 /// Column of distinct units per group in the result.
 pub(crate) const UNITS: &str = "__privagg_units";
@@ -120,50 +126,88 @@ pub(crate) fn bounded_plan(
 ) -> Result<LogicalPlan> {
     let rows_cap = i64::from(max_rows);
     let input = public_filtered(analysis)?;
-    // Stage 1: per (unit, group) partials.
-    let group = unit_and_keys(analysis);
-    let mut partials: Vec<Expr> = vec![count(lit(1i64)).alias(ROWS)];
+    // Stage 1: per (unit, group) partials, one row-level expression each.
+    let mut row_partials: Vec<(String, Expr, bool)> = Vec::new(); // (name, per-row value, is a count)
     for a in aggregates {
         let value = a.call.value.clone().unwrap_or_else(|| lit(1i64));
         let (lo, hi) = a.call.bounds.unwrap_or((0.0, 0.0));
         let mid = (lo + hi) / 2.0;
+        let present = |e: Expr| when(e.is_not_null(), lit(1i64)).otherwise(lit(0i64));
         for c in &a.components {
-            let name = format!("{}_p", c.column);
             let e = c.grid.exponent();
             let partial = match (c.kind, &a.call.kind) {
-                (ComponentKind::Count, AggKind::CountRows | AggKind::CountUnits) => {
-                    count(lit(1i64))
-                }
-                (ComponentKind::Count, AggKind::CountValues) => count(value.clone()),
+                (ComponentKind::Count, AggKind::CountRows | AggKind::CountUnits) => Ok(lit(1i64)),
+                (ComponentKind::Count, AggKind::CountValues) => present(value.clone()),
                 // Numeric aggregates count their non-NULL, non-NaN values.
-                (ComponentKind::Count, _) => count(lattice(&value, lo, hi, mid, 0, 1)),
+                (ComponentKind::Count, _) => present(lattice(&value, lo, hi, mid, 0, 1)),
                 (ComponentKind::Sum, _) => {
                     let edge = c.grid.max_magnitude();
-                    sum(lattice(&value, -edge, edge, 0.0, e, 1))
+                    Ok(lattice(&value, -edge, edge, 0.0, e, 1))
                 }
-                (ComponentKind::NormalizedSum, _) => sum(lattice(&value, lo, hi, mid, e, 1)),
-                (ComponentKind::NormalizedSquares, _) => sum(lattice(&value, lo, hi, mid, e, 2)),
+                (ComponentKind::NormalizedSum, _) => Ok(lattice(&value, lo, hi, mid, e, 1)),
+                (ComponentKind::NormalizedSquares, _) => Ok(lattice(&value, lo, hi, mid, e, 2)),
                 // Percentiles run in their own plan (see `percentile_plan`).
                 (ComponentKind::QuantileTree, _) => continue,
             };
-            partials.push(partial.alias(name));
+            row_partials.push((
+                format!("{}_p", c.column),
+                partial.map_err(fail)?,
+                c.kind == ComponentKind::Count,
+            ));
         }
     }
-    let mut per_unit = input.aggregate(group, partials).map_err(fail)?;
-    // L0: keep at most k groups per unit, the first k in a random order.
-    if !analysis.keys.is_empty() {
-        let rank = row_number()
-            .partition_by(vec![named(crate::analyze::UNIT)])
-            .order_by(l0_order(analysis.keys.len(), salt))
-            .build()
-            .map_err(fail)?
-            .alias(RANK);
-        per_unit = per_unit
-            .window(vec![rank])
-            .map_err(fail)?
-            .filter(named(RANK).lt_eq(lit(u64::from(max_groups))))
+    let (per_unit, stage2_keys) = if analysis.keys.is_empty() {
+        // One group: no L0 bounding needed.
+        let mut partials = vec![count(lit(1i64)).alias(ROWS)];
+        partials.extend(row_partials.iter().map(|(name, e, is_count)| {
+            let summed = if *is_count {
+                sum(e.clone())
+            } else {
+                sum(cast(e.clone(), LATTICE_TYPE))
+            };
+            summed.alias(name)
+        }));
+        (
+            input
+                .aggregate(unit_and_keys(analysis), partials)
+                .map_err(fail)?,
+            Vec::new(),
+        )
+    } else {
+        // L0 inside the hash aggregation by unit: at most k groups per unit,
+        // the first k in salted-hash order (see udf::bottom_k).
+        let mut args = vec![
+            lit(salt),
+            lit(i64::from(max_groups)),
+            r#struct(analysis.keys.clone()),
+        ];
+        args.extend(row_partials.iter().map(|(_, e, _)| e.clone()));
+        let groups = Arc::new(AggregateUDF::from(BottomKGroups::new()))
+            .call(args)
+            .alias(GROUPS);
+        let unit = vec![Expr::Column(analysis.unit.clone()).alias(crate::analyze::UNIT)];
+        let entries = input
+            .aggregate(unit, vec![groups])
+            .and_then(|b| b.unnest_column(GROUPS))
             .map_err(fail)?;
-    }
+        let mut fields = vec![
+            get_field(named(GROUPS), "key").alias(KEY_BYTES),
+            get_field(named(GROUPS), "n").alias(ROWS),
+        ];
+        for (j, (name, _, is_count)) in row_partials.iter().enumerate() {
+            let field = get_field(named(GROUPS), format!("p{j}"));
+            let field = if *is_count {
+                cast(field, DataType::Int64)
+            } else {
+                field
+            };
+            fields.push(field.alias(name));
+        }
+        (
+            entries.project(fields).map_err(fail)?,
+            vec![named(KEY_BYTES)],
+        )
+    };
     // Stage 2: per group, exact integer sums of bounded contributions.
     let mut totals: Vec<Expr> = vec![count(lit(1i64)).alias(UNITS)];
     for a in aggregates {
@@ -191,11 +235,8 @@ pub(crate) fn bounded_plan(
             totals.push(sum(contribution).alias(c.column.clone()));
         }
     }
-    let keys: Vec<Expr> = (0..analysis.keys.len())
-        .map(|i| col(Column::from_name(key_name(i))))
-        .collect();
     per_unit
-        .aggregate(keys, totals)
+        .aggregate(stage2_keys, totals)
         .and_then(|b| b.build())
         .map_err(fail)
 }

@@ -229,7 +229,7 @@ impl PrivateContext {
         let mut leaves = vec![None; prepared.aggregates.len()];
         for (i, plan) in &prepared.percentiles {
             let batches = self.run(plan.clone()).await?;
-            leaves[*i] = Some(read_leaves(&batches, prepared.analysis.keys.len())?);
+            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
         }
         let rows = release_groups(&prepared, &exact, &leaves, config.confidence, &mut rng)?;
         let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;

@@ -5,15 +5,17 @@
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use privagg_noise::{ConfidenceInterval, SecureRng};
 
 use crate::prepare::Prepared;
 
 use crate::analyze::AggKind;
-use crate::bounded::{LEAF, UNITS, WEIGHT, key_column};
+use crate::bounded::{KEY_BYTES, LEAF, UNITS, WEIGHT, key_column};
 use crate::budget_split::{AggregatePlan, ComponentKind};
 use crate::error::{Result, SqlError};
 
@@ -45,9 +47,48 @@ fn execution(what: impl std::fmt::Display) -> SqlError {
     ))
 }
 
+/// The group keys of every row of a bounded result: decoded from the
+/// row-encoded [`KEY_BYTES`] column, or read from `__privagg_key{i}` columns.
+pub(crate) fn group_keys(b: &RecordBatch, key_types: &[DataType]) -> Result<Vec<Vec<ScalarValue>>> {
+    let arrays: Vec<ArrayRef> = match b.column_by_name(KEY_BYTES) {
+        Some(bytes) => {
+            let bytes = bytes
+                .as_binary_opt::<i32>()
+                .ok_or_else(|| execution("keys"))?;
+            let converter = RowConverter::new(
+                key_types
+                    .iter()
+                    .map(|t| SortField::new(t.clone()))
+                    .collect(),
+            )
+            .map_err(execution)?;
+            let parser = converter.parser();
+            let rows: Vec<_> = (0..bytes.len())
+                .map(|i| parser.parse(bytes.value(i)))
+                .collect();
+            converter.convert_rows(rows).map_err(execution)?
+        }
+        None => (0..key_types.len())
+            .map(|i| {
+                b.column_by_name(&key_column(i))
+                    .cloned()
+                    .ok_or_else(|| execution("key"))
+            })
+            .collect::<Result<_>>()?,
+    };
+    (0..b.num_rows())
+        .map(|row| {
+            arrays
+                .iter()
+                .map(|k| ScalarValue::try_from_array(k, row).map_err(execution))
+                .collect()
+        })
+        .collect()
+}
+
 fn read_exact(
     batches: &[RecordBatch],
-    n_keys: usize,
+    key_types: &[DataType],
     columns: &[String],
 ) -> Result<Vec<(Vec<ScalarValue>, ExactGroup)>> {
     let mut out = Vec::new();
@@ -57,13 +98,7 @@ fn read_exact(
             .ok_or_else(|| execution("units"))?
             .as_primitive_opt::<Int64Type>()
             .ok_or_else(|| execution("units type"))?;
-        let keys: Vec<_> = (0..n_keys)
-            .map(|i| {
-                b.column_by_name(&key_column(i))
-                    .cloned()
-                    .ok_or_else(|| execution("key"))
-            })
-            .collect::<Result<_>>()?;
+        let keys = group_keys(b, key_types)?;
         let sums: Vec<_> = columns
             .iter()
             .map(|c| {
@@ -72,11 +107,7 @@ fn read_exact(
                     .ok_or_else(|| execution("column"))
             })
             .collect::<Result<_>>()?;
-        for row in 0..b.num_rows() {
-            let key = keys
-                .iter()
-                .map(|k| ScalarValue::try_from_array(k, row).map_err(execution))
-                .collect::<Result<Vec<_>>>()?;
+        for (row, key) in keys.into_iter().enumerate() {
             let values = sums
                 .iter()
                 .map(|s| {
@@ -108,16 +139,10 @@ fn read_exact(
 pub(crate) type LeafCounts = HashMap<Vec<ScalarValue>, Vec<(u64, u64)>>;
 
 /// Reads a percentile plan's result (keys, leaf, weight) into histograms.
-pub(crate) fn read_leaves(batches: &[RecordBatch], n_keys: usize) -> Result<LeafCounts> {
+pub(crate) fn read_leaves(batches: &[RecordBatch], key_types: &[DataType]) -> Result<LeafCounts> {
     let mut out: LeafCounts = HashMap::new();
     for b in batches {
-        let keys: Vec<_> = (0..n_keys)
-            .map(|i| {
-                b.column_by_name(&key_column(i))
-                    .cloned()
-                    .ok_or_else(|| execution("key"))
-            })
-            .collect::<Result<_>>()?;
+        let keys = group_keys(b, key_types)?;
         let leaf = b
             .column_by_name(LEAF)
             .and_then(|a| a.as_primitive_opt::<Int64Type>().cloned())
@@ -126,14 +151,10 @@ pub(crate) fn read_leaves(batches: &[RecordBatch], n_keys: usize) -> Result<Leaf
             .column_by_name(WEIGHT)
             .and_then(|a| a.as_primitive_opt::<Decimal128Type>().cloned())
             .ok_or_else(|| execution("weight"))?;
-        for row in 0..b.num_rows() {
+        for (row, key) in keys.into_iter().enumerate() {
             if leaf.is_null(row) || weight.is_null(row) {
                 continue;
             }
-            let key = keys
-                .iter()
-                .map(|k| ScalarValue::try_from_array(k, row).map_err(execution))
-                .collect::<Result<Vec<_>>>()?;
             let w = u64::try_from(weight.value(row).max(0)).unwrap_or(u64::MAX);
             out.entry(key)
                 .or_default()
@@ -177,7 +198,7 @@ pub(crate) fn release_groups(
     confidence: f64,
     rng: &mut SecureRng,
 ) -> Result<Vec<ReleasedRow>> {
-    let n_keys = prepared.analysis.keys.len();
+    let key_types = &prepared.analysis.key_types;
     let aggregates = &prepared.aggregates;
     let public_values = prepared.analysis.public_values.as_ref();
     let selector = prepared.selector.as_ref();
@@ -186,7 +207,7 @@ pub(crate) fn release_groups(
         .iter()
         .flat_map(|a| exact_components(a).map(|c| c.column.clone()))
         .collect();
-    let exact = read_exact(batches, n_keys, &columns)?;
+    let exact = read_exact(batches, key_types, &columns)?;
     let groups: Vec<(Vec<ScalarValue>, Vec<i128>)> = match public_values {
         Some(values) => {
             let mut by_key: HashMap<Vec<ScalarValue>, Vec<i128>> =

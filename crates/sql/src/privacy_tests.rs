@@ -12,10 +12,11 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, S
 use datafusion::common::ScalarValue;
 use privagg_budget::MemoryLedger;
 
-use crate::bounded::{LEAF, UNITS, WEIGHT, key_column};
+use crate::bounded::{LEAF, UNITS, WEIGHT};
 use crate::budget_split::ComponentKind;
 use crate::catalog::{Catalog, ColumnConfig, TableConfig};
 use crate::context::PrivateContext;
+use crate::noise_release::group_keys;
 use crate::register::TableSource;
 
 /// One row of a users table.
@@ -136,16 +137,11 @@ fn decimal_or_int(a: &ArrayRef, row: usize) -> i128 {
         .map_or(0, |i| i128::from(i.value(row)))
 }
 
-fn exact_by_group(batches: &[RecordBatch], n_keys: usize, columns: &[String]) -> Exact {
+fn exact_by_group(batches: &[RecordBatch], key_types: &[DataType], columns: &[String]) -> Exact {
     let mut out = HashMap::new();
     for b in batches {
-        for row in 0..b.num_rows() {
-            let key: Vec<ScalarValue> = (0..n_keys)
-                .map(|i| {
-                    ScalarValue::try_from_array(b.column_by_name(&key_column(i)).expect("key"), row)
-                        .expect("scalar")
-                })
-                .collect();
+        let keys = group_keys(b, key_types).expect("keys");
+        for (row, key) in keys.into_iter().enumerate() {
             let mut values = vec![decimal_or_int(b.column_by_name(UNITS).expect("units"), row)];
             values.extend(
                 columns
@@ -158,20 +154,18 @@ fn exact_by_group(batches: &[RecordBatch], n_keys: usize, columns: &[String]) ->
     out
 }
 
-fn leaf_weights(batches: &[RecordBatch], n_keys: usize) -> HashMap<(Vec<ScalarValue>, i64), i128> {
+fn leaf_weights(
+    batches: &[RecordBatch],
+    key_types: &[DataType],
+) -> HashMap<(Vec<ScalarValue>, i64), i128> {
     let mut out = HashMap::new();
     for b in batches {
         let leaf: &Int64Array = b
             .column_by_name(LEAF)
             .expect("leaf")
             .as_primitive::<Int64Type>();
-        for row in 0..b.num_rows() {
-            let key: Vec<ScalarValue> = (0..n_keys)
-                .map(|i| {
-                    ScalarValue::try_from_array(b.column_by_name(&key_column(i)).expect("key"), row)
-                        .expect("scalar")
-                })
-                .collect();
+        let keys = group_keys(b, key_types).expect("keys");
+        for (row, key) in keys.into_iter().enumerate() {
             out.insert(
                 (key, leaf.value(row)),
                 decimal_or_int(b.column_by_name(WEIGHT).expect("weight"), row),
@@ -208,8 +202,8 @@ async fn check_neighbours(d: &[Row], d_minus: &[Row], max_groups: u32, max_rows:
         .filter(|c| c.kind != ComponentKind::QuantileTree)
         .collect();
     let columns: Vec<String> = components.iter().map(|c| c.column.clone()).collect();
-    let a = exact_by_group(&exact_full, 1, &columns);
-    let b = exact_by_group(&exact_less, 1, &columns);
+    let a = exact_by_group(&exact_full, &prepared.analysis.key_types, &columns);
+    let b = exact_by_group(&exact_less, &prepared.analysis.key_types, &columns);
     // Distinct units per group: the partition-selection input, sensitivity k.
     let column_of = |m: &Exact, i: usize| -> HashMap<Vec<ScalarValue>, i128> {
         m.iter().map(|(k, v)| (k.clone(), v[i])).collect()
@@ -239,8 +233,8 @@ async fn check_neighbours(d: &[Row], d_minus: &[Row], max_groups: u32, max_rows:
     let per_level =
         tree.sensitivity.to_f64() as i128 / i128::from(crate::budget_split::TREE_HEIGHT);
     let leaf_diff = l1_difference(
-        &leaf_weights(&trees_full[0], 1),
-        &leaf_weights(&trees_less[0], 1),
+        &leaf_weights(&trees_full[0], &prepared.analysis.key_types),
+        &leaf_weights(&trees_less[0], &prepared.analysis.key_types),
     );
     assert!(
         leaf_diff <= per_level,
@@ -305,8 +299,11 @@ async fn rows_without_consent_change_no_pre_noise_value() {
             .map(|c| c.column.clone())
             .collect();
     assert_eq!(
-        exact_by_group(&a.1, 1, &columns),
-        exact_by_group(&b.1, 1, &columns)
+        exact_by_group(&a.1, &a.0.analysis.key_types, &columns),
+        exact_by_group(&b.1, &a.0.analysis.key_types, &columns)
     );
-    assert_eq!(leaf_weights(&a.2[0], 1), leaf_weights(&b.2[0], 1));
+    assert_eq!(
+        leaf_weights(&a.2[0], &a.0.analysis.key_types),
+        leaf_weights(&b.2[0], &a.0.analysis.key_types)
+    );
 }

@@ -1,6 +1,5 @@
 //! `privagg_group_hash(salt, keys...)`: a salted hash of a row's group keys.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::UInt64Array;
@@ -66,12 +65,7 @@ impl ScalarUDFImpl for GroupHash {
                 .collect();
             let rows = RowConverter::new(fields)?.convert_columns(&arrays)?;
             rows.iter()
-                .map(|row| {
-                    let mut h = std::collections::hash_map::DefaultHasher::new();
-                    salt.hash(&mut h);
-                    row.as_ref().hash(&mut h);
-                    h.finish()
-                })
+                .map(|row| super::group_hash(salt, row.as_ref()))
                 .collect()
         };
         Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(hashes))))

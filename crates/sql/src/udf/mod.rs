@@ -10,9 +10,12 @@
 //! - `privagg_cap(v, n, cap, mode)` — scales a unit's partial sum `v` over `n`
 //!   rows to at most `cap` rows' worth: `round(v·cap/n)` (or floor) when `n > cap`.
 //! - `privagg_leaf(x, lower, upper, height, branching)` — the quantile-tree leaf of a value.
+//! - `privagg_bottom_k_groups(salt, k, keys, partials...)` (aggregate) — L0
+//!   bounding inside the hash aggregation by unit.
 //! - `privagg_group_hash(salt, keys...)` — a keyed hash of group keys, used to
 //!   pick each unit's groups at random for L0 bounding.
 
+mod bottom_k;
 mod bounds;
 mod cap;
 mod group_hash;
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
 
+pub use bottom_k::{BottomKGroups, group_hash};
 pub use bounds::{BOUNDS_UDF_NAME, BoundsMarker};
 pub use cap::Cap;
 pub use group_hash::GroupHash;
@@ -45,6 +49,13 @@ pub fn all() -> Vec<Arc<ScalarUDF>> {
     ]
 }
 
+/// All privagg aggregate functions.
+pub fn all_aggregates() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
+    vec![Arc::new(datafusion::logical_expr::AggregateUDF::from(
+        BottomKGroups::new(),
+    ))]
+}
+
 /// Registers every privagg function in a registry.
 ///
 /// # Errors
@@ -52,6 +63,9 @@ pub fn all() -> Vec<Arc<ScalarUDF>> {
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
     for f in all() {
         registry.register_udf(f)?;
+    }
+    for f in all_aggregates() {
+        registry.register_udaf(f)?;
     }
     Ok(())
 }

@@ -1,0 +1,467 @@
+//! `privagg_bottom_k_groups(salt, k, keys, partials...)`: L0 bounding inside
+//! the hash aggregation. Grouped by the privacy unit, it keeps, for each
+//! unit, the partial sums of at most `k` of the unit's groups: those first in
+//! the order of [`group_hash`] (then the key bytes), i.e. k groups picked at
+//! random for a fresh salt, the same ones `ROW_NUMBER()` over that order would
+//! pick. Only k entries are held per unit: a group pushed out by a group with
+//! a smaller hash is dropped whole, so no sort and no second pass are needed.
+//!
+//! Output per unit: `List<Struct<key: Binary, n: Int64, p0.., : Decimal128(38, 0)>>`
+//! with the row-encoded group key (arrow `RowConverter`), the unit's row
+//! count in the group, and the sum of each partial argument (NULL as 0).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Decimal128Builder, Int64Builder,
+    ListArray, StructArray, UInt64Builder,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Field, FieldRef, Fields, Int64Type, UInt64Type,
+};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+
+use super::LATTICE_TYPE;
+
+/// The salted hash that orders a unit's groups (shared with the window-based plans).
+pub fn group_hash(salt: i64, key: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    salt.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// The aggregate function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BottomKGroups {
+    signature: Signature,
+}
+
+impl BottomKGroups {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for BottomKGroups {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn entry_fields(n_partials: usize, with_hash: bool) -> Fields {
+    let mut fields = Vec::new();
+    if with_hash {
+        fields.push(Field::new("hash", DataType::UInt64, false));
+    }
+    fields.push(Field::new("key", DataType::Binary, false));
+    fields.push(Field::new("n", DataType::Int64, false));
+    fields.extend((0..n_partials).map(|i| Field::new(format!("p{i}"), LATTICE_TYPE, false)));
+    Fields::from(fields)
+}
+
+fn list_type(n_partials: usize, with_hash: bool) -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(entry_fields(n_partials, with_hash)),
+        true,
+    )))
+}
+
+fn literal(args: &AccumulatorArgs, i: usize) -> Option<i64> {
+    let e = args.exprs.get(i)?;
+    let lit = e.downcast_ref::<datafusion::physical_expr::expressions::Literal>()?;
+    match lit.value() {
+        ScalarValue::Int64(v) => *v,
+        _ => None,
+    }
+}
+
+impl AggregateUDFImpl for BottomKGroups {
+    fn name(&self) -> &str {
+        "privagg_bottom_k_groups"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_type(arg_types.len().saturating_sub(3), false))
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let n = args.input_fields.len().saturating_sub(3);
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[entries]", args.name),
+            list_type(n, true),
+            true,
+        ))])
+    }
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(self.make(&args)?)))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(self.make(&args)?))
+    }
+}
+
+impl BottomKGroups {
+    fn make(&self, args: &AccumulatorArgs) -> Result<BottomK> {
+        let (Some(salt), Some(k)) = (literal(args, 0), literal(args, 1)) else {
+            return exec_err!("privagg_bottom_k_groups: salt and k must be Int64 literals");
+        };
+        if k < 1 {
+            return exec_err!("privagg_bottom_k_groups: k must be at least 1");
+        }
+        Ok(BottomK {
+            salt,
+            k: k as usize,
+            n_partials: args.exprs.len().saturating_sub(3),
+            units: Vec::new(),
+        })
+    }
+}
+
+/// One kept group of a unit.
+#[derive(Debug, Clone)]
+struct Entry {
+    hash: u64,
+    key: Box<[u8]>,
+    n: i64,
+    sums: Box<[i128]>,
+}
+
+impl Entry {
+    fn before(&self, hash: u64, key: &[u8]) -> bool {
+        (self.hash, &*self.key) < (hash, key)
+    }
+}
+
+/// Adds `n` rows with partial sums `sums` of group (`hash`, `key`) to a unit.
+fn add(
+    entries: &mut Vec<Entry>,
+    k: usize,
+    hash: u64,
+    key: &[u8],
+    n: i64,
+    sums: impl Iterator<Item = i128>,
+) {
+    if let Some(e) = entries
+        .iter_mut()
+        .find(|e| e.hash == hash && &*e.key == key)
+    {
+        e.n = e.n.saturating_add(n);
+        for (s, v) in e.sums.iter_mut().zip(sums) {
+            *s = s.saturating_add(v);
+        }
+        return;
+    }
+    let entry = || Entry {
+        hash,
+        key: key.into(),
+        n,
+        sums: sums.collect(),
+    };
+    if entries.len() < k {
+        entries.push(entry());
+        return;
+    }
+    // Full: the new group replaces the last one in order, if it comes before it.
+    let last = entries
+        .iter()
+        .enumerate()
+        .max_by(|(_, a), (_, b)| (a.hash, &*a.key).cmp(&(b.hash, &*b.key)))
+        .map(|(i, _)| i);
+    if let Some(i) = last
+        && !entries[i].before(hash, key)
+    {
+        entries[i] = entry();
+    }
+}
+
+/// The groups accumulator: one short entry list per unit.
+#[derive(Debug)]
+struct BottomK {
+    salt: i64,
+    k: usize,
+    n_partials: usize,
+    units: Vec<Vec<Entry>>,
+}
+
+fn as_decimal(a: &ArrayRef) -> Result<ArrayRef> {
+    Ok(cast(a, &LATTICE_TYPE)?)
+}
+
+impl BottomK {
+    fn emit(&mut self, emit_to: EmitTo, with_hash: bool) -> Result<ArrayRef> {
+        let units = emit_to.take_needed(&mut self.units);
+        let total: usize = units.iter().map(Vec::len).sum();
+        let mut hashes = UInt64Builder::with_capacity(total);
+        let mut keys = BinaryBuilder::with_capacity(total, total * 16);
+        let mut ns = Int64Builder::with_capacity(total);
+        let mut sums: Vec<Decimal128Builder> = (0..self.n_partials)
+            .map(|_| Decimal128Builder::with_capacity(total))
+            .collect();
+        let mut offsets = Vec::with_capacity(units.len() + 1);
+        offsets.push(0i32);
+        for entries in &units {
+            for e in entries {
+                hashes.append_value(e.hash);
+                keys.append_value(&e.key);
+                ns.append_value(e.n);
+                for (b, s) in sums.iter_mut().zip(e.sums.iter()) {
+                    b.append_value(*s);
+                }
+            }
+            let last = offsets.last().copied().unwrap_or(0);
+            offsets.push(last + i32::try_from(entries.len()).unwrap_or(0));
+        }
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        if with_hash {
+            columns.push(Arc::new(hashes.finish()));
+        }
+        columns.push(Arc::new(keys.finish()));
+        columns.push(Arc::new(ns.finish()));
+        for mut b in sums {
+            columns.push(Arc::new(b.finish().with_precision_and_scale(38, 0)?));
+        }
+        let fields = entry_fields(self.n_partials, with_hash);
+        let structs = StructArray::try_new(fields.clone(), columns, None)?;
+        let item = Arc::new(Field::new("item", DataType::Struct(fields), true));
+        Ok(Arc::new(ListArray::try_new(
+            item,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(structs),
+            None,
+        )?))
+    }
+}
+
+impl GroupsAccumulator for BottomK {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.units.resize_with(total_num_groups, Vec::new);
+        let Some(keys) = values.get(2) else {
+            return exec_err!("privagg_bottom_k_groups: missing keys");
+        };
+        let key_columns: Vec<ArrayRef> = match keys.as_struct_opt() {
+            Some(s) => s.columns().to_vec(),
+            None => vec![keys.clone()],
+        };
+        let converter = RowConverter::new(
+            key_columns
+                .iter()
+                .map(|c| SortField::new(c.data_type().clone()))
+                .collect(),
+        )?;
+        let rows = converter.convert_columns(&key_columns)?;
+        let partials: Vec<ArrayRef> = values
+            .iter()
+            .skip(3)
+            .map(as_decimal)
+            .collect::<Result<_>>()?;
+        let partials: Vec<_> = partials
+            .iter()
+            .map(|p| p.as_primitive::<Decimal128Type>().clone())
+            .collect();
+        for (row, &unit) in group_indices.iter().enumerate() {
+            if opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row)) {
+                continue;
+            }
+            let key = rows.row(row);
+            let key = key.as_ref();
+            let hash = group_hash(self.salt, key);
+            let sums = partials
+                .iter()
+                .map(|p| if p.is_null(row) { 0 } else { p.value(row) });
+            add(&mut self.units[unit], self.k, hash, key, 1, sums);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.emit(emit_to, false)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.emit(emit_to, true)?])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.units.resize_with(total_num_groups, Vec::new);
+        let Some(lists) = values.first().and_then(|v| v.as_list_opt::<i32>()) else {
+            return exec_err!("privagg_bottom_k_groups: bad state");
+        };
+        for (row, &unit) in group_indices.iter().enumerate() {
+            if lists.is_null(row) {
+                continue;
+            }
+            let entries = lists.value(row);
+            let s = entries.as_struct();
+            let hashes = s.column(0).as_primitive::<UInt64Type>();
+            let keys = s.column(1).as_binary::<i32>();
+            let ns = s.column(2).as_primitive::<Int64Type>();
+            let sums: Vec<_> = (0..self.n_partials)
+                .map(|j| s.column(3 + j).as_primitive::<Decimal128Type>())
+                .collect();
+            for e in 0..s.len() {
+                add(
+                    &mut self.units[unit],
+                    self.k,
+                    hashes.value(e),
+                    keys.value(e),
+                    ns.value(e),
+                    sums.iter().map(|c| c.value(e)),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Each row on its own: a one-entry list (none when filtered out).
+        let n = values.first().map_or(0, |v| v.len());
+        let mut scratch = BottomK {
+            salt: self.salt,
+            k: self.k,
+            n_partials: self.n_partials,
+            units: Vec::new(),
+        };
+        let groups: Vec<usize> = (0..n).collect();
+        scratch.update_batch(values, &groups, opt_filter, n)?;
+        Ok(vec![scratch.emit(EmitTo::All, true)?])
+    }
+
+    fn size(&self) -> usize {
+        self.units.capacity() * std::mem::size_of::<Vec<Entry>>()
+            + self
+                .units
+                .iter()
+                .map(|u| {
+                    u.iter()
+                        .map(|e| 48 + e.key.len() + 16 * e.sums.len())
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+}
+
+/// The same logic for a single group (DataFusion's non-grouped path).
+#[derive(Debug)]
+struct Single(BottomK);
+
+impl Accumulator for Single {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let n = values.first().map_or(0, |v| v.len());
+        self.0.update_batch(values, &vec![0; n], None, 1)
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.0.units.is_empty() {
+            self.0.units.push(Vec::new());
+        }
+        let array = self.0.emit(EmitTo::All, false)?;
+        ScalarValue::try_from_array(&array, 0)
+    }
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        if self.0.units.is_empty() {
+            self.0.units.push(Vec::new());
+        }
+        let array = self.0.emit(EmitTo::All, true)?;
+        Ok(vec![ScalarValue::try_from_array(&array, 0)?])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let n = states.first().map_or(0, |v| v.len());
+        self.0.merge_batch(states, &vec![0; n], 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_k_first_groups_in_hash_order_whatever_the_row_order() {
+        let groups: Vec<Vec<u8>> = (0..50u8).map(|g| vec![g, 1, 2]).collect();
+        let order = |salt: i64| {
+            let mut by_hash: Vec<&Vec<u8>> = groups.iter().collect();
+            by_hash.sort_by_key(|g| (group_hash(salt, g), (*g).clone()));
+            by_hash.into_iter().take(3).cloned().collect::<Vec<_>>()
+        };
+        for salt in [1, 2, 3] {
+            let mut forward = Vec::new();
+            let mut backward = Vec::new();
+            for g in &groups {
+                add(
+                    &mut forward,
+                    3,
+                    group_hash(salt, g),
+                    g,
+                    1,
+                    [1i128].into_iter(),
+                );
+            }
+            for g in groups.iter().rev() {
+                add(
+                    &mut backward,
+                    3,
+                    group_hash(salt, g),
+                    g,
+                    1,
+                    [1i128].into_iter(),
+                );
+                add(
+                    &mut backward,
+                    3,
+                    group_hash(salt, g),
+                    g,
+                    1,
+                    [1i128].into_iter(),
+                );
+            }
+            let mut f: Vec<Vec<u8>> = forward.iter().map(|e| e.key.to_vec()).collect();
+            let mut b: Vec<Vec<u8>> = backward.iter().map(|e| e.key.to_vec()).collect();
+            let mut want = order(salt);
+            f.sort();
+            b.sort();
+            want.sort();
+            assert_eq!(f, want);
+            assert_eq!(b, want);
+            assert!(
+                backward.iter().all(|e| e.n == 2 && e.sums[0] == 2),
+                "rows of a kept group all count"
+            );
+        }
+    }
+}
