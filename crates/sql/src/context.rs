@@ -80,8 +80,15 @@ impl std::fmt::Debug for PrivateContext {
 /// The internal session: identifiers keep their case (CSV headers such as
 /// `UserId` are used as written), and privagg's functions are registered.
 fn new_session() -> Result<SessionContext> {
+    // Partial aggregation by unit is kept even when it barely reduces the
+    // rows: privagg_bottom_k_groups bounds each unit's state, and its update
+    // path is much cheaper than passing every row on as a one-entry state.
     let config = datafusion::prelude::SessionConfig::new()
-        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+        .set_str(
+            "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
+            "1.0",
+        );
     let mut session = SessionContext::new_with_config(config);
     let registry: &mut dyn FunctionRegistry = &mut session;
     crate::udf::register_all(registry).map_err(|e| rejected(e.to_string()))?;

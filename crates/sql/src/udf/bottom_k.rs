@@ -128,108 +128,151 @@ impl BottomKGroups {
         if k < 1 {
             return exec_err!("privagg_bottom_k_groups: k must be at least 1");
         }
-        Ok(BottomK {
+        Ok(BottomK::new(
             salt,
-            k: k as usize,
-            n_partials: args.exprs.len().saturating_sub(3),
-            units: Vec::new(),
-        })
+            k as usize,
+            args.exprs.len().saturating_sub(3),
+        ))
     }
 }
 
-/// One kept group of a unit.
-#[derive(Debug, Clone)]
-struct Entry {
-    hash: u64,
-    key: Box<[u8]>,
-    n: i64,
-    sums: Box<[i128]>,
-}
-
-impl Entry {
-    fn before(&self, hash: u64, key: &[u8]) -> bool {
-        (self.hash, &*self.key) < (hash, key)
-    }
-}
-
-/// Adds `n` rows with partial sums `sums` of group (`hash`, `key`) to a unit.
-fn add(
-    entries: &mut Vec<Entry>,
-    k: usize,
-    hash: u64,
-    key: &[u8],
-    n: i64,
-    sums: impl Iterator<Item = i128>,
-) {
-    if let Some(e) = entries
-        .iter_mut()
-        .find(|e| e.hash == hash && &*e.key == key)
-    {
-        e.n = e.n.saturating_add(n);
-        for (s, v) in e.sums.iter_mut().zip(sums) {
-            *s = s.saturating_add(v);
-        }
-        return;
-    }
-    let entry = || Entry {
-        hash,
-        key: key.into(),
-        n,
-        sums: sums.collect(),
-    };
-    if entries.len() < k {
-        entries.push(entry());
-        return;
-    }
-    // Full: the new group replaces the last one in order, if it comes before it.
-    let last = entries
-        .iter()
-        .enumerate()
-        .max_by(|(_, a), (_, b)| (a.hash, &*a.key).cmp(&(b.hash, &*b.key)))
-        .map(|(i, _)| i);
-    if let Some(i) = last
-        && !entries[i].before(hash, key)
-    {
-        entries[i] = entry();
-    }
-}
-
-/// The groups accumulator: one short entry list per unit.
+/// The groups accumulator. Each unit has `k` slots in flat arrays (hash, row
+/// count, `p` partial sums) and a count of used slots; group keys are copied
+/// into one byte arena. Two groups of a unit are the same group when their
+/// 64-bit salted hashes are equal: a collision (probability 2^-64 per pair)
+/// would only merge two of the unit's groups, which keeps every bound.
 #[derive(Debug)]
 struct BottomK {
     salt: i64,
     k: usize,
     n_partials: usize,
-    units: Vec<Vec<Entry>>,
-}
-
-fn as_decimal(a: &ArrayRef) -> Result<ArrayRef> {
-    Ok(cast(a, &LATTICE_TYPE)?)
+    used: Vec<u32>,
+    hashes: Vec<u64>,
+    ns: Vec<i64>,
+    sums: Vec<i128>,
+    key_at: Vec<(usize, u32)>,
+    arena: Vec<u8>,
 }
 
 impl BottomK {
+    fn new(salt: i64, k: usize, n_partials: usize) -> Self {
+        Self {
+            salt,
+            k,
+            n_partials,
+            used: Vec::new(),
+            hashes: Vec::new(),
+            ns: Vec::new(),
+            sums: Vec::new(),
+            key_at: Vec::new(),
+            arena: Vec::new(),
+        }
+    }
+
+    fn resize(&mut self, units: usize) {
+        self.used.resize(units, 0);
+        self.hashes.resize(units * self.k, 0);
+        self.ns.resize(units * self.k, 0);
+        self.sums.resize(units * self.k * self.n_partials, 0);
+        self.key_at.resize(units * self.k, (0, 0));
+    }
+
+    fn key(&self, slot: usize) -> &[u8] {
+        let (at, len) = self.key_at[slot];
+        &self.arena[at..at + len as usize]
+    }
+
+    fn write(
+        &mut self,
+        slot: usize,
+        hash: u64,
+        key: &[u8],
+        n: i64,
+        sums: impl Iterator<Item = i128>,
+    ) {
+        self.hashes[slot] = hash;
+        self.ns[slot] = n;
+        self.key_at[slot] = (
+            self.arena.len(),
+            u32::try_from(key.len()).unwrap_or(u32::MAX),
+        );
+        self.arena.extend_from_slice(key);
+        let p = self.n_partials;
+        for (dst, v) in self.sums[slot * p..(slot + 1) * p].iter_mut().zip(sums) {
+            *dst = v;
+        }
+    }
+
+    /// Adds `n` rows with partial sums `sums` of group (`hash`, `key`) to `unit`.
+    fn add(
+        &mut self,
+        unit: usize,
+        hash: u64,
+        key: &[u8],
+        n: i64,
+        sums: impl Iterator<Item = i128>,
+    ) {
+        let (k, p) = (self.k, self.n_partials);
+        let first = unit * k;
+        let used = self.used[unit] as usize;
+        if let Some(slot) = (first..first + used).find(|s| self.hashes[*s] == hash) {
+            self.ns[slot] = self.ns[slot].saturating_add(n);
+            for (dst, v) in self.sums[slot * p..(slot + 1) * p].iter_mut().zip(sums) {
+                *dst = dst.saturating_add(v);
+            }
+            return;
+        }
+        if used < k {
+            self.used[unit] += 1;
+            self.write(first + used, hash, key, n, sums);
+            return;
+        }
+        // Full: the new group replaces the last one in (hash, key) order, if it comes before it.
+        let last = (first..first + k)
+            .max_by(|a, b| (self.hashes[*a], self.key(*a)).cmp(&(self.hashes[*b], self.key(*b))));
+        if let Some(slot) = last
+            && (hash, key) < (self.hashes[slot], self.key(slot))
+        {
+            self.write(slot, hash, key, n, sums);
+        }
+    }
+
     fn emit(&mut self, emit_to: EmitTo, with_hash: bool) -> Result<ArrayRef> {
-        let units = emit_to.take_needed(&mut self.units);
-        let total: usize = units.iter().map(Vec::len).sum();
+        let units = match emit_to {
+            EmitTo::All => self.used.len(),
+            EmitTo::First(n) => n.min(self.used.len()),
+        };
+        let (k, p) = (self.k, self.n_partials);
+        let total: usize = self.used[..units].iter().map(|u| *u as usize).sum();
         let mut hashes = UInt64Builder::with_capacity(total);
         let mut keys = BinaryBuilder::with_capacity(total, total * 16);
         let mut ns = Int64Builder::with_capacity(total);
-        let mut sums: Vec<Decimal128Builder> = (0..self.n_partials)
+        let mut sums: Vec<Decimal128Builder> = (0..p)
             .map(|_| Decimal128Builder::with_capacity(total))
             .collect();
-        let mut offsets = Vec::with_capacity(units.len() + 1);
+        let mut offsets = Vec::with_capacity(units + 1);
         offsets.push(0i32);
-        for entries in &units {
-            for e in entries {
-                hashes.append_value(e.hash);
-                keys.append_value(&e.key);
-                ns.append_value(e.n);
-                for (b, s) in sums.iter_mut().zip(e.sums.iter()) {
-                    b.append_value(*s);
+        for unit in 0..units {
+            let used = self.used[unit] as usize;
+            for slot in unit * k..unit * k + used {
+                hashes.append_value(self.hashes[slot]);
+                keys.append_value(self.key(slot));
+                ns.append_value(self.ns[slot]);
+                for (j, b) in sums.iter_mut().enumerate() {
+                    b.append_value(self.sums[slot * p + j]);
                 }
             }
             let last = offsets.last().copied().unwrap_or(0);
-            offsets.push(last + i32::try_from(entries.len()).unwrap_or(0));
+            offsets.push(last + i32::try_from(used).unwrap_or(0));
+        }
+        // Drop the emitted units (the arena keeps their bytes until all are emitted).
+        self.used.drain(..units);
+        self.hashes.drain(..units * k);
+        self.ns.drain(..units * k);
+        self.sums.drain(..units * k * p);
+        self.key_at.drain(..units * k);
+        if self.used.is_empty() {
+            self.arena = Vec::new();
         }
         let mut columns: Vec<ArrayRef> = Vec::new();
         if with_hash {
@@ -240,7 +283,7 @@ impl BottomK {
         for mut b in sums {
             columns.push(Arc::new(b.finish().with_precision_and_scale(38, 0)?));
         }
-        let fields = entry_fields(self.n_partials, with_hash);
+        let fields = entry_fields(p, with_hash);
         let structs = StructArray::try_new(fields.clone(), columns, None)?;
         let item = Arc::new(Field::new("item", DataType::Struct(fields), true));
         Ok(Arc::new(ListArray::try_new(
@@ -252,6 +295,10 @@ impl BottomK {
     }
 }
 
+fn as_decimal(a: &ArrayRef) -> Result<ArrayRef> {
+    Ok(cast(a, &LATTICE_TYPE)?)
+}
+
 impl GroupsAccumulator for BottomK {
     fn update_batch(
         &mut self,
@@ -260,7 +307,7 @@ impl GroupsAccumulator for BottomK {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.units.resize_with(total_num_groups, Vec::new);
+        self.resize(total_num_groups);
         let Some(keys) = values.get(2) else {
             return exec_err!("privagg_bottom_k_groups: missing keys");
         };
@@ -291,10 +338,15 @@ impl GroupsAccumulator for BottomK {
             let key = rows.row(row);
             let key = key.as_ref();
             let hash = group_hash(self.salt, key);
-            let sums = partials
-                .iter()
-                .map(|p| if p.is_null(row) { 0 } else { p.value(row) });
-            add(&mut self.units[unit], self.k, hash, key, 1, sums);
+            self.add(
+                unit,
+                hash,
+                key,
+                1,
+                partials
+                    .iter()
+                    .map(|p| if p.is_null(row) { 0 } else { p.value(row) }),
+            );
         }
         Ok(())
     }
@@ -313,26 +365,26 @@ impl GroupsAccumulator for BottomK {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.units.resize_with(total_num_groups, Vec::new);
+        self.resize(total_num_groups);
         let Some(lists) = values.first().and_then(|v| v.as_list_opt::<i32>()) else {
             return exec_err!("privagg_bottom_k_groups: bad state");
         };
+        // Read the flattened entries once; each row's entries are an offset range.
+        let s = lists.values().as_struct();
+        let hashes = s.column(0).as_primitive::<UInt64Type>();
+        let keys = s.column(1).as_binary::<i32>();
+        let ns = s.column(2).as_primitive::<Int64Type>();
+        let sums: Vec<_> = (0..self.n_partials)
+            .map(|j| s.column(3 + j).as_primitive::<Decimal128Type>())
+            .collect();
+        let offsets = lists.value_offsets();
         for (row, &unit) in group_indices.iter().enumerate() {
             if lists.is_null(row) {
                 continue;
             }
-            let entries = lists.value(row);
-            let s = entries.as_struct();
-            let hashes = s.column(0).as_primitive::<UInt64Type>();
-            let keys = s.column(1).as_binary::<i32>();
-            let ns = s.column(2).as_primitive::<Int64Type>();
-            let sums: Vec<_> = (0..self.n_partials)
-                .map(|j| s.column(3 + j).as_primitive::<Decimal128Type>())
-                .collect();
-            for e in 0..s.len() {
-                add(
-                    &mut self.units[unit],
-                    self.k,
+            for e in offsets[row] as usize..offsets[row + 1] as usize {
+                self.add(
+                    unit,
                     hashes.value(e),
                     keys.value(e),
                     ns.value(e),
@@ -350,28 +402,19 @@ impl GroupsAccumulator for BottomK {
     ) -> Result<Vec<ArrayRef>> {
         // Each row on its own: a one-entry list (none when filtered out).
         let n = values.first().map_or(0, |v| v.len());
-        let mut scratch = BottomK {
-            salt: self.salt,
-            k: self.k,
-            n_partials: self.n_partials,
-            units: Vec::new(),
-        };
+        let mut scratch = BottomK::new(self.salt, self.k, self.n_partials);
         let groups: Vec<usize> = (0..n).collect();
         scratch.update_batch(values, &groups, opt_filter, n)?;
         Ok(vec![scratch.emit(EmitTo::All, true)?])
     }
 
     fn size(&self) -> usize {
-        self.units.capacity() * std::mem::size_of::<Vec<Entry>>()
-            + self
-                .units
-                .iter()
-                .map(|u| {
-                    u.iter()
-                        .map(|e| 48 + e.key.len() + 16 * e.sums.len())
-                        .sum::<usize>()
-                })
-                .sum::<usize>()
+        self.used.capacity() * 4
+            + self.hashes.capacity() * 8
+            + self.ns.capacity() * 8
+            + self.sums.capacity() * 16
+            + self.key_at.capacity() * 16
+            + self.arena.capacity()
     }
 }
 
@@ -385,8 +428,8 @@ impl Accumulator for Single {
         self.0.update_batch(values, &vec![0; n], None, 1)
     }
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.0.units.is_empty() {
-            self.0.units.push(Vec::new());
+        if self.0.used.is_empty() {
+            self.0.resize(1);
         }
         let array = self.0.emit(EmitTo::All, false)?;
         ScalarValue::try_from_array(&array, 0)
@@ -395,8 +438,8 @@ impl Accumulator for Single {
         self.0.size()
     }
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        if self.0.units.is_empty() {
-            self.0.units.push(Vec::new());
+        if self.0.used.is_empty() {
+            self.0.resize(1);
         }
         let array = self.0.emit(EmitTo::All, true)?;
         Ok(vec![ScalarValue::try_from_array(&array, 0)?])
@@ -414,52 +457,35 @@ mod tests {
     #[test]
     fn keeps_the_k_first_groups_in_hash_order_whatever_the_row_order() {
         let groups: Vec<Vec<u8>> = (0..50u8).map(|g| vec![g, 1, 2]).collect();
-        let order = |salt: i64| {
+        let first_k = |salt: i64| {
             let mut by_hash: Vec<&Vec<u8>> = groups.iter().collect();
             by_hash.sort_by_key(|g| (group_hash(salt, g), (*g).clone()));
-            by_hash.into_iter().take(3).cloned().collect::<Vec<_>>()
+            let mut keys: Vec<Vec<u8>> = by_hash.into_iter().take(3).cloned().collect();
+            keys.sort();
+            keys
+        };
+        let kept = |acc: &BottomK| {
+            let mut keys: Vec<Vec<u8>> = (0..acc.used[0] as usize)
+                .map(|s| acc.key(s).to_vec())
+                .collect();
+            keys.sort();
+            keys
         };
         for salt in [1, 2, 3] {
-            let mut forward = Vec::new();
-            let mut backward = Vec::new();
+            let (mut forward, mut backward) = (BottomK::new(salt, 3, 1), BottomK::new(salt, 3, 1));
+            forward.resize(1);
+            backward.resize(1);
             for g in &groups {
-                add(
-                    &mut forward,
-                    3,
-                    group_hash(salt, g),
-                    g,
-                    1,
-                    [1i128].into_iter(),
-                );
+                forward.add(0, group_hash(salt, g), g, 1, [1i128].into_iter());
             }
             for g in groups.iter().rev() {
-                add(
-                    &mut backward,
-                    3,
-                    group_hash(salt, g),
-                    g,
-                    1,
-                    [1i128].into_iter(),
-                );
-                add(
-                    &mut backward,
-                    3,
-                    group_hash(salt, g),
-                    g,
-                    1,
-                    [1i128].into_iter(),
-                );
+                backward.add(0, group_hash(salt, g), g, 1, [1i128].into_iter());
+                backward.add(0, group_hash(salt, g), g, 1, [1i128].into_iter());
             }
-            let mut f: Vec<Vec<u8>> = forward.iter().map(|e| e.key.to_vec()).collect();
-            let mut b: Vec<Vec<u8>> = backward.iter().map(|e| e.key.to_vec()).collect();
-            let mut want = order(salt);
-            f.sort();
-            b.sort();
-            want.sort();
-            assert_eq!(f, want);
-            assert_eq!(b, want);
+            assert_eq!(kept(&forward), first_k(salt));
+            assert_eq!(kept(&backward), first_k(salt));
             assert!(
-                backward.iter().all(|e| e.n == 2 && e.sums[0] == 2),
+                (0..3).all(|s| backward.ns[s] == 2 && backward.sums[s] == 2),
                 "rows of a kept group all count"
             );
         }
