@@ -146,13 +146,19 @@ struct BottomK {
     salt: i64,
     k: usize,
     n_partials: usize,
+    /// Used slots per unit.
     used: Vec<u32>,
-    hashes: Vec<u64>,
-    ns: Vec<i64>,
-    sums: Vec<i128>,
-    key_at: Vec<(usize, u32)>,
+    /// `k` slots per unit, each `3 + n_partials` words: hash, row count,
+    /// key reference (arena offset << 32 | length), then the partial sums.
+    /// One interleaved array keeps a row's update within one or two cache lines.
+    slots: Vec<i128>,
     arena: Vec<u8>,
 }
+
+const HASH: usize = 0;
+const ROWS: usize = 1;
+const KEY: usize = 2;
+const SUMS: usize = 3;
 
 impl BottomK {
     fn new(salt: i64, k: usize, n_partials: usize) -> Self {
@@ -161,25 +167,41 @@ impl BottomK {
             k,
             n_partials,
             used: Vec::new(),
-            hashes: Vec::new(),
-            ns: Vec::new(),
-            sums: Vec::new(),
-            key_at: Vec::new(),
+            slots: Vec::new(),
             arena: Vec::new(),
         }
     }
 
+    fn stride(&self) -> usize {
+        SUMS + self.n_partials
+    }
+
     fn resize(&mut self, units: usize) {
         self.used.resize(units, 0);
-        self.hashes.resize(units * self.k, 0);
-        self.ns.resize(units * self.k, 0);
-        self.sums.resize(units * self.k * self.n_partials, 0);
-        self.key_at.resize(units * self.k, (0, 0));
+        self.slots.resize(units * self.k * self.stride(), 0);
+    }
+
+    fn word(&self, slot: usize, field: usize) -> i128 {
+        self.slots[slot * self.stride() + field]
+    }
+
+    fn hash(&self, slot: usize) -> u64 {
+        self.word(slot, HASH) as u64
+    }
+
+    fn rows(&self, slot: usize) -> i64 {
+        self.word(slot, ROWS) as i64
+    }
+
+    fn sum(&self, slot: usize, j: usize) -> i128 {
+        self.word(slot, SUMS + j)
     }
 
     fn key(&self, slot: usize) -> &[u8] {
-        let (at, len) = self.key_at[slot];
-        &self.arena[at..at + len as usize]
+        let packed = self.word(slot, KEY);
+        let at = (packed >> 32) as usize;
+        let len = (packed & 0xffff_ffff) as usize;
+        &self.arena[at..at + len]
     }
 
     fn write(
@@ -190,15 +212,14 @@ impl BottomK {
         n: i64,
         sums: impl Iterator<Item = i128>,
     ) {
-        self.hashes[slot] = hash;
-        self.ns[slot] = n;
-        self.key_at[slot] = (
-            self.arena.len(),
-            u32::try_from(key.len()).unwrap_or(u32::MAX),
-        );
+        let base = slot * self.stride();
+        let packed = ((self.arena.len() as i128) << 32) | (key.len() as i128 & 0xffff_ffff);
         self.arena.extend_from_slice(key);
-        let p = self.n_partials;
-        for (dst, v) in self.sums[slot * p..(slot + 1) * p].iter_mut().zip(sums) {
+        let words = &mut self.slots[base..base + SUMS + self.n_partials];
+        words[HASH] = i128::from(hash);
+        words[ROWS] = i128::from(n);
+        words[KEY] = packed;
+        for (dst, v) in words[SUMS..].iter_mut().zip(sums) {
             *dst = v;
         }
     }
@@ -212,12 +233,13 @@ impl BottomK {
         n: i64,
         sums: impl Iterator<Item = i128>,
     ) {
-        let (k, p) = (self.k, self.n_partials);
+        let (k, stride) = (self.k, self.stride());
         let first = unit * k;
         let used = self.used[unit] as usize;
-        if let Some(slot) = (first..first + used).find(|s| self.hashes[*s] == hash) {
-            self.ns[slot] = self.ns[slot].saturating_add(n);
-            for (dst, v) in self.sums[slot * p..(slot + 1) * p].iter_mut().zip(sums) {
+        if let Some(slot) = (first..first + used).find(|s| self.hash(*s) == hash) {
+            let words = &mut self.slots[slot * stride..(slot + 1) * stride];
+            words[ROWS] = words[ROWS].saturating_add(i128::from(n));
+            for (dst, v) in words[SUMS..].iter_mut().zip(sums) {
                 *dst = dst.saturating_add(v);
             }
             return;
@@ -229,9 +251,9 @@ impl BottomK {
         }
         // Full: the new group replaces the last one in (hash, key) order, if it comes before it.
         let last = (first..first + k)
-            .max_by(|a, b| (self.hashes[*a], self.key(*a)).cmp(&(self.hashes[*b], self.key(*b))));
+            .max_by(|a, b| (self.hash(*a), self.key(*a)).cmp(&(self.hash(*b), self.key(*b))));
         if let Some(slot) = last
-            && (hash, key) < (self.hashes[slot], self.key(slot))
+            && (hash, key) < (self.hash(slot), self.key(slot))
         {
             self.write(slot, hash, key, n, sums);
         }
@@ -255,22 +277,20 @@ impl BottomK {
         for unit in 0..units {
             let used = self.used[unit] as usize;
             for slot in unit * k..unit * k + used {
-                hashes.append_value(self.hashes[slot]);
+                hashes.append_value(self.hash(slot));
                 keys.append_value(self.key(slot));
-                ns.append_value(self.ns[slot]);
+                ns.append_value(self.rows(slot));
                 for (j, b) in sums.iter_mut().enumerate() {
-                    b.append_value(self.sums[slot * p + j]);
+                    b.append_value(self.sum(slot, j));
                 }
             }
             let last = offsets.last().copied().unwrap_or(0);
             offsets.push(last + i32::try_from(used).unwrap_or(0));
         }
         // Drop the emitted units (the arena keeps their bytes until all are emitted).
+        let stride = self.stride();
         self.used.drain(..units);
-        self.hashes.drain(..units * k);
-        self.ns.drain(..units * k);
-        self.sums.drain(..units * k * p);
-        self.key_at.drain(..units * k);
+        self.slots.drain(..units * k * stride);
         if self.used.is_empty() {
             self.arena = Vec::new();
         }
@@ -409,12 +429,7 @@ impl GroupsAccumulator for BottomK {
     }
 
     fn size(&self) -> usize {
-        self.used.capacity() * 4
-            + self.hashes.capacity() * 8
-            + self.ns.capacity() * 8
-            + self.sums.capacity() * 16
-            + self.key_at.capacity() * 16
-            + self.arena.capacity()
+        self.used.capacity() * 4 + self.slots.capacity() * 16 + self.arena.capacity()
     }
 }
 
@@ -485,7 +500,7 @@ mod tests {
             assert_eq!(kept(&forward), first_k(salt));
             assert_eq!(kept(&backward), first_k(salt));
             assert!(
-                (0..3).all(|s| backward.ns[s] == 2 && backward.sums[s] == 2),
+                (0..3).all(|s| backward.rows(s) == 2 && backward.sum(s, 0) == 2),
                 "rows of a kept group all count"
             );
         }
