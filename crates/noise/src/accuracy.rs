@@ -94,6 +94,49 @@ pub fn gaussian_radius(sigma: f64, alpha: f64) -> f64 {
     hi.ceil()
 }
 
+/// ln P[X >= x] for X ~ Binomial(n, p), summed in log space; meant for
+/// `p <= x / n`, where the terms fall from k = x on, so the sum stops once
+/// they are below 1e-30 of the first.
+fn log_binomial_upper_tail(n: u64, x: u64, p: f64) -> f64 {
+    let ln_term = |k: u64| -> f64 {
+        libm::lgamma(n as f64 + 1.0)
+            - libm::lgamma(k as f64 + 1.0)
+            - libm::lgamma((n - k) as f64 + 1.0)
+            + k as f64 * p.ln()
+            + (n - k) as f64 * (1.0 - p).ln()
+    };
+    let first = ln_term(x);
+    let mut sum = 0.0;
+    for k in x..=n {
+        let rel = ln_term(k) - first;
+        if rel < -70.0 {
+            break;
+        }
+        sum += rel.exp();
+    }
+    first + sum.ln()
+}
+
+/// The one-sided Clopper–Pearson lower confidence bound at level `alpha` for
+/// a rate observed as `x` successes in `n` trials: the `p` with
+/// `P[X >= x; n, p] = alpha`. Used to test that an event (e.g. releasing a
+/// one-unit group) is not more frequent than a bound such as δ.
+pub fn clopper_pearson_lower(x: u64, n: u64, alpha: f64) -> f64 {
+    if x == 0 || n == 0 {
+        return 0.0;
+    }
+    let (mut lo, mut hi) = (0.0f64, x as f64 / n as f64);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if log_binomial_upper_tail(n, x, mid) < alpha.ln() {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    lo
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +174,13 @@ mod tests {
         // Small sigma: exact summation; ~95% of mass within k.
         let k = gaussian_radius(2.0, 0.05);
         assert_eq!(k, 4.0);
+    }
+
+    #[test]
+    fn clopper_pearson_brackets_the_rate() {
+        let lower = clopper_pearson_lower(50, 1000, 0.025);
+        assert!((0.036..0.05).contains(&lower), "{lower}");
+        assert_eq!(clopper_pearson_lower(0, 1000, 0.025), 0.0);
     }
 
     #[test]

@@ -1,47 +1,7 @@
 use super::*;
+use crate::accuracy::clopper_pearson_lower;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-/// ln P[X >= x] for X ~ Binomial(n, p), summed in log space. Only used for
-/// p <= x/n, where the terms fall from k = x on, so the sum stops once they
-/// are 1e-30 of the first.
-fn log_upper_tail(n: u64, x: u64, p: f64) -> f64 {
-    let ln_term = |k: u64| -> f64 {
-        libm::lgamma(n as f64 + 1.0)
-            - libm::lgamma(k as f64 + 1.0)
-            - libm::lgamma((n - k) as f64 + 1.0)
-            + k as f64 * p.ln()
-            + (n - k) as f64 * (1.0 - p).ln()
-    };
-    let first = ln_term(x);
-    let mut sum = 0.0;
-    for k in x..=n {
-        let rel = ln_term(k) - first;
-        if rel < -70.0 {
-            break;
-        }
-        sum += rel.exp();
-    }
-    first + sum.ln()
-}
-
-/// The Clopper–Pearson lower confidence bound for a rate `x / n` at one-sided
-/// level `alpha`: the p with P[X >= x; n, p] = alpha.
-fn clopper_pearson_lower(x: u64, n: u64, alpha: f64) -> f64 {
-    if x == 0 {
-        return 0.0;
-    }
-    let (mut lo, mut hi) = (0.0f64, x as f64 / n as f64);
-    for _ in 0..60 {
-        let mid = (lo + hi) / 2.0;
-        if log_upper_tail(n, x, mid) < alpha.ln() {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    lo
-}
 
 fn one_unit_keep_rate(sel: &PartitionSelector, trials: u64, seed: u64) -> u64 {
     let mut rng = StdRng::seed_from_u64(seed); // test-only

@@ -121,6 +121,11 @@ impl ScalarUDFImpl for ToLattice {
     }
 }
 
+/// Reads a `Float64` literal argument (for other functions of this module).
+pub(crate) fn literal_f64(v: &ColumnarValue) -> Option<f64> {
+    scalar_f64(v)
+}
+
 /// Reads an `Int64` literal argument (for other functions of this module).
 pub(crate) fn literal_i64(v: &ColumnarValue) -> Option<i64> {
     scalar_i64(v)

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use privagg_noise::QuantileTree;
 
-use super::lattice::literal_i64;
+use super::lattice::{literal_f64, literal_i64};
 
 /// The leaf of a quantile tree over `[lower, upper]` a value falls in
 /// (values outside clamp to the edge leaves); NULL for NULL and NaN.
@@ -41,13 +41,6 @@ impl Leaf {
 impl Default for Leaf {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-fn literal_f64(v: &ColumnarValue) -> Option<f64> {
-    match v {
-        ColumnarValue::Scalar(ScalarValue::Float64(x)) => *x,
-        _ => None,
     }
 }
 

@@ -1,45 +1,9 @@
 //! Partition selection through SQL: keys held by a single customer are
 //! released no more often than δ allows; large groups are released.
 
+use privagg_noise::accuracy::clopper_pearson_lower;
+
 use crate::common::{column_str, table_context};
-
-/// ln P[X >= x] for X ~ Binomial(n, p), for p <= x / n.
-fn log_upper_tail(n: u64, x: u64, p: f64) -> f64 {
-    let ln_term = |k: u64| {
-        libm::lgamma(n as f64 + 1.0)
-            - libm::lgamma(k as f64 + 1.0)
-            - libm::lgamma((n - k) as f64 + 1.0)
-            + k as f64 * p.ln()
-            + (n - k) as f64 * (1.0 - p).ln()
-    };
-    let first = ln_term(x);
-    let mut sum = 0.0;
-    for k in x..=n {
-        let rel = ln_term(k) - first;
-        if rel < -70.0 {
-            break;
-        }
-        sum += rel.exp();
-    }
-    first + sum.ln()
-}
-
-/// One-sided Clopper–Pearson lower bound at level `alpha`.
-fn clopper_pearson_lower(x: u64, n: u64, alpha: f64) -> f64 {
-    if x == 0 {
-        return 0.0;
-    }
-    let (mut lo, mut hi) = (0.0f64, x as f64 / n as f64);
-    for _ in 0..60 {
-        let mid = (lo + hi) / 2.0;
-        if log_upper_tail(n, x, mid) < alpha.ln() {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    lo
-}
 
 #[tokio::test]
 async fn single_customer_keys_are_released_at_most_at_rate_delta() {
