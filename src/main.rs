@@ -30,6 +30,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (e.g. `privagg demo | head`): not an error.
+        Err(privagg::demo::DemoError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("privagg: {err}");
             ExitCode::from(1)
