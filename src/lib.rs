@@ -14,4 +14,5 @@ pub use privagg_budget as budget;
 pub use privagg_noise as noise;
 pub use privagg_sql as sql;
 
+pub mod cli;
 pub mod demo;

@@ -159,7 +159,7 @@ impl Catalog {
             file: file.clone(),
             table: None,
             key: None,
-            message: format!("cannot read the catalog ({e}); create one with `privagg generate` or see docs/catalog.md"),
+            message: format!("cannot read the catalog ({e}); see docs/catalog.md for the format"),
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::parse(&text, &file, base)
@@ -174,7 +174,7 @@ impl Catalog {
             file: file.to_string(),
             table: None,
             key: None,
-            message: format!("not a valid catalog: {}", e.to_string().trim()),
+            message: format!("not a valid catalog: {}", one_line(text, &e)),
         })?;
         catalog.base_dir = base_dir;
         catalog.file = file.to_string();
@@ -323,6 +323,20 @@ impl Catalog {
     /// An analyst by name.
     pub fn analyst(&self, name: &str) -> Option<&AnalystConfig> {
         self.analysts.iter().find(|a| a.name == name)
+    }
+}
+
+/// A TOML error as one line: the message and where it is.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("{message} (line {line}, column {column})")
+        }
+        None => message,
     }
 }
 
