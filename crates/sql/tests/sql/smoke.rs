@@ -1,14 +1,51 @@
 //! End-to-end smoke tests of the SQL path over real CSVs.
 
+use crate::common::{column_f64, column_str, show};
+
 #[tokio::test]
 async fn segment_counts_on_d1() {
     let ctx = crate::common::context(crate::common::D1).await;
     let r = ctx
-        .query_with("alice", "SELECT Segment, COUNT(*) AS n, AVG(Usage) AS avg_usage FROM users GROUP BY Segment ORDER BY Segment", privagg_sql::QueryConfig { confidence: 0.95, intervals: true })
+        .query_with(
+            "alice",
+            "SELECT Segment, COUNT(*) AS n, AVG(Usage) AS avg_usage FROM users GROUP BY Segment ORDER BY Segment",
+            privagg_sql::QueryConfig { confidence: 0.95, intervals: true },
+        )
         .await
         .expect("query");
-    println!("{}", crate::common::show(&r.batches));
-    println!("{}", serde_json::to_string_pretty(&r.metadata).unwrap());
+    // Public segments A, B, C and Z, in order, each with an interval around its value.
+    assert_eq!(
+        column_str(&r.batches, "Segment"),
+        vec!["A", "B", "C", "Z"],
+        "{}",
+        show(&r.batches)
+    );
+    let (n, lo, hi) = (
+        column_f64(&r.batches, "n"),
+        column_f64(&r.batches, "n_ci_low"),
+        column_f64(&r.batches, "n_ci_high"),
+    );
+    for i in 0..4 {
+        let (v, l, h) = (n[i].expect("n"), lo[i].expect("low"), hi[i].expect("high"));
+        assert!(l <= v && v <= h && v >= 0.0, "{l} {v} {h}");
+    }
+    assert!(
+        column_f64(&r.batches, "avg_usage")
+            .iter()
+            .flatten()
+            .all(|m| (0.0..=100.0).contains(m))
+    );
+    assert_eq!(r.metadata.epsilon, "1");
+    assert_eq!(
+        r.metadata.split.len(),
+        2,
+        "COUNT and AVG share epsilon; no selection with public keys"
+    );
+    assert_eq!(
+        r.metadata.accuracy.len(),
+        8,
+        "one accuracy entry per released aggregate cell"
+    );
 }
 
 #[tokio::test]
@@ -22,5 +59,21 @@ async fn pums_statistics_with_percentiles() {
         )
         .await
         .expect("query");
-    println!("{}", crate::common::show(&r.batches));
+    assert_eq!(
+        column_str(&r.batches, "sex"),
+        vec!["0", "1"],
+        "{}",
+        show(&r.batches)
+    );
+    let in_range = |col: &str, lo: f64, hi: f64| {
+        column_f64(&r.batches, col)
+            .iter()
+            .all(|v| v.is_some_and(|v| (lo..=hi).contains(&v)))
+    };
+    assert!(in_range("age", 0.0, 100.0) && in_range("median_age", 0.0, 100.0));
+    assert!(in_range("var_age", 0.0, 2500.0) && in_range("sd_age", 0.0, 50.0));
+    assert!(in_range("p90", 0.0, 500_000.0));
+    // The ages of PUMS adults: a DP median at epsilon 5 lands near the true ~40s.
+    assert!(in_range("median_age", 20.0, 65.0), "{}", show(&r.batches));
+    assert_eq!(r.metadata.epsilon, "5");
 }
