@@ -322,6 +322,60 @@ fn read_charge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChargeRow> {
     ))
 }
 
+/// Raw spend columns of a scope (in or out of a transaction).
+fn spent_row(c: &Connection, scope: &Scope) -> rusqlite::Result<Option<(String, String, String)>> {
+    c.query_row(
+        "SELECT spent_epsilon, spent_delta, spent_rho FROM scopes WHERE scope = ?1",
+        [scope.key()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+}
+
+fn spent_from_row(path: &str, row: Option<(String, String, String)>) -> Result<Spent, BudgetError> {
+    match row {
+        None => Ok(Spent::default()),
+        Some((e, d, r)) => Ok(Spent {
+            epsilon: parse_amount(path, &e)?,
+            delta: parse_amount(path, &d)?,
+            rho: parse_amount(path, &r)?,
+        }),
+    }
+}
+
+/// The newest audit entry's (seq, hash), as stored.
+fn head_row(c: &Connection) -> rusqlite::Result<Option<(u64, String)>> {
+    c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+    })
+    .optional()
+}
+
+/// Every audit row, oldest first.
+fn audit_rows(c: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
+    let mut stmt = c.prepare(
+        "SELECT seq, time_ms, analyst, request_id, request_text, decision, reason, epsilon, delta, rho, prev_hash, hash
+         FROM audit ORDER BY seq",
+    )?;
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
+        ))
+    })?
+    .collect()
+}
+
 impl LedgerStore for SqlStore<'_> {
     fn find_charge(&mut self, request_id: &str) -> Result<Option<ChargeRecord>, BudgetError> {
         let row = self
@@ -338,24 +392,8 @@ impl LedgerStore for SqlStore<'_> {
     }
 
     fn spent(&mut self, scope: &Scope) -> Result<Spent, BudgetError> {
-        let row: Option<(String, String, String)> = self
-            .tx
-            .query_row(
-                "SELECT spent_epsilon, spent_delta, spent_rho FROM scopes WHERE scope = ?1",
-                [scope.key()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let path = &self.ledger.path;
-        match row {
-            None => Ok(Spent::default()),
-            Some((e, d, r)) => Ok(Spent {
-                epsilon: parse_amount(path, &e)?,
-                delta: parse_amount(path, &d)?,
-                rho: parse_amount(path, &r)?,
-            }),
-        }
+        let row = spent_row(self.tx, scope).map_err(|e| self.err(e))?;
+        spent_from_row(&self.ledger.path, row)
     }
 
     fn set_spent(&mut self, scope: &Scope, spent: &Spent) -> Result<(), BudgetError> {
@@ -402,12 +440,7 @@ impl LedgerStore for SqlStore<'_> {
     }
 
     fn audit_head(&mut self) -> Result<Option<(u64, String)>, BudgetError> {
-        self.tx
-            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })
-            .optional()
-            .map_err(|e| self.err(e))
+        head_row(self.tx).map_err(|e| self.err(e))
     }
 
     fn append_audit(&mut self, e: &AuditEntry) -> Result<(), BudgetError> {
@@ -504,22 +537,8 @@ impl Ledger for SqliteLedger {
     }
 
     fn spent(&self, scope: &Scope) -> Result<Spent, BudgetError> {
-        let row: Option<(String, String, String)> = self.read(|c| {
-            c.query_row(
-                "SELECT spent_epsilon, spent_delta, spent_rho FROM scopes WHERE scope = ?1",
-                [scope.key()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-        })?;
-        match row {
-            None => Ok(Spent::default()),
-            Some((e, d, r)) => Ok(Spent {
-                epsilon: parse_amount(&self.path, &e)?,
-                delta: parse_amount(&self.path, &d)?,
-                rho: parse_amount(&self.path, &r)?,
-            }),
-        }
+        let row = self.read(|c| spent_row(c, scope))?;
+        spent_from_row(&self.path, row)
     }
 
     fn charges(&self) -> Result<Vec<ChargeRecord>, BudgetError> {
@@ -534,30 +553,26 @@ impl Ledger for SqliteLedger {
     }
 
     fn audit_log(&self) -> Result<Vec<AuditEntry>, BudgetError> {
-        let rows: Vec<AuditRow> = self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT seq, time_ms, analyst, request_id, request_text, decision, reason, epsilon, delta, rho, prev_hash, hash
-                 FROM audit ORDER BY seq",
-            )?;
-            stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?))
-            })?
-            .collect()
-        })?;
+        let rows = self.read(audit_rows)?;
         rows.into_iter()
             .map(|r| audit_from_row(&self.path, r))
             .collect()
     }
 
     fn verify_audit(&self) -> Result<AuditVerification, BudgetError> {
-        // One read transaction, so the log and its head are a consistent snapshot.
-        let entries = self.audit_log()?;
-        let head: Option<(u64, String)> = self.read(|c| {
-            c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })
-            .optional()
+        // The log and its head from one read transaction: a consistent snapshot
+        // even while other processes append.
+        let (rows, head) = self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let rows = audit_rows(&tx)?;
+            let head = head_row(&tx)?;
+            tx.finish()?;
+            Ok((rows, head))
         })?;
+        let entries = rows
+            .into_iter()
+            .map(|r| audit_from_row(&self.path, r))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(verify(&entries, head))
     }
 }

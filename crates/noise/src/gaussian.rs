@@ -132,13 +132,7 @@ impl GaussianMechanism {
     /// # Errors
     /// [`NoiseError::NotANumber`] for NaN.
     pub fn release<R: RngCore + CryptoRng + ?Sized>(&self, value: f64, rng: &mut R) -> Result<f64> {
-        if value.is_nan() {
-            return Err(NoiseError::NotANumber);
-        }
-        let m = self.grid.to_lattice(value);
-        Ok(self
-            .grid
-            .from_lattice(m.saturating_add(self.noise.sample(rng))))
+        self.grid.add_noise(value, || self.noise.sample(rng))
     }
 
     /// Adds integer noise to an integer value.

@@ -100,6 +100,18 @@ impl Grid {
         m as i128
     }
 
+    /// Releases a real value: `(round(clamp(x) / r) + Z) · r` with the integer
+    /// noise `Z` drawn by `sample` (only for a value that is not NaN).
+    ///
+    /// # Errors
+    /// [`NoiseError::NotANumber`] for NaN (callers treat NaN as NULL first).
+    pub fn add_noise(&self, value: f64, sample: impl FnOnce() -> i128) -> Result<f64> {
+        if value.is_nan() {
+            return Err(NoiseError::NotANumber);
+        }
+        Ok(self.from_lattice(self.to_lattice(value).saturating_add(sample())))
+    }
+
     /// `m · r` as the nearest `f64`, which is still a multiple of `r`.
     pub fn from_lattice(&self, m: i128) -> f64 {
         (m as f64) * self.spacing()

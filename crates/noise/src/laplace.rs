@@ -118,13 +118,7 @@ impl LaplaceMechanism {
     /// # Errors
     /// [`NoiseError::NotANumber`] for NaN (callers treat NaN as NULL first).
     pub fn release<R: RngCore + CryptoRng + ?Sized>(&self, value: f64, rng: &mut R) -> Result<f64> {
-        if value.is_nan() {
-            return Err(NoiseError::NotANumber);
-        }
-        let m = self.grid.to_lattice(value);
-        Ok(self
-            .grid
-            .from_lattice(m.saturating_add(self.noise.sample(rng))))
+        self.grid.add_noise(value, || self.noise.sample(rng))
     }
 
     /// Adds integer noise to an integer value (for [`Self::calibrate_integer`]).

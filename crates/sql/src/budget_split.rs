@@ -185,9 +185,11 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
                 Some((lo, hi)),
             )?]
         }
-        AggKind::Mean => {
-            let e = split(share, 2)?;
-            vec![
+        AggKind::Mean | AggKind::Variance | AggKind::StdDev => {
+            // A count and a normalised sum; variances add normalised squares.
+            let with_squares = call.kind != AggKind::Mean;
+            let e = split(share, if with_squares { 3 } else { 2 })?;
+            let mut parts = vec![
                 count_component(col("count"), &e, k * rows)?,
                 lattice_component(
                     ComponentKind::NormalizedSum,
@@ -197,29 +199,18 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
                     k,
                     None,
                 )?,
-            ]
-        }
-        AggKind::Variance | AggKind::StdDev => {
-            let e = split(share, 3)?;
-            vec![
-                count_component(col("count"), &e, k * rows)?,
-                lattice_component(
-                    ComponentKind::NormalizedSum,
-                    col("nsum"),
-                    &e,
-                    rows * half,
-                    k,
-                    None,
-                )?,
-                lattice_component(
+            ];
+            if with_squares {
+                parts.push(lattice_component(
                     ComponentKind::NormalizedSquares,
                     col("nsq"),
                     &e,
                     rows * half * half,
                     k,
                     None,
-                )?,
-            ]
+                )?);
+            }
+            parts
         }
         AggKind::Percentile(_) => {
             let tree = privagg_noise::QuantileTree::new(lo, hi, TREE_HEIGHT, TREE_BRANCHING)
@@ -238,16 +229,6 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
             }]
         }
     };
-    if matches!(
-        call.kind,
-        AggKind::Mean | AggKind::Variance | AggKind::StdDev
-    ) && half <= 0.0
-    {
-        return Err(rejected(format!(
-            "{}: lower and upper bounds must differ",
-            call.label
-        )));
-    }
     Ok(AggregatePlan {
         call: call.clone(),
         components,

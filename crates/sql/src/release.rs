@@ -133,28 +133,30 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                     && !names[*i].ends_with("_ci_high")
             })
             .collect();
+        // Per aggregate column: (name, value as f64, interval low, interval high), cast once.
+        let mut columns = Vec::new();
+        for &c in &with_ci {
+            let value = datafusion::arrow::compute::cast(
+                b.column(c),
+                &datafusion::arrow::datatypes::DataType::Float64,
+            );
+            let lo = schema.index_of(&format!("{}_ci_low", names[c]));
+            let hi = schema.index_of(&format!("{}_ci_high", names[c]));
+            if let (Ok(value), Ok(lo), Ok(hi)) = (value, lo, hi) {
+                columns.push((names[c], value, b.column(lo).clone(), b.column(hi).clone()));
+            }
+        }
         for row in 0..b.num_rows() {
             let segment = label_cols
                 .iter()
                 .map(|c| array_value_to_string(b.column(*c), row).unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join("/");
-            for &c in &with_ci {
-                let value_arr = datafusion::arrow::compute::cast(
-                    b.column(c),
-                    &datafusion::arrow::datatypes::DataType::Float64,
-                );
-                let (Ok(value_arr), Ok(lo), Ok(hi)) = (
-                    value_arr,
-                    schema.index_of(&format!("{}_ci_low", names[c])),
-                    schema.index_of(&format!("{}_ci_high", names[c])),
-                ) else {
-                    continue;
-                };
+            for (name, v, l, h) in &columns {
                 let (v, l, h) = (
-                    value_arr.as_primitive::<Float64Type>(),
-                    b.column(lo).as_primitive::<Float64Type>(),
-                    b.column(hi).as_primitive::<Float64Type>(),
+                    v.as_primitive::<Float64Type>(),
+                    l.as_primitive::<Float64Type>(),
+                    h.as_primitive::<Float64Type>(),
                 );
                 if v.is_null(row) || l.is_null(row) || h.is_null(row) {
                     continue;
@@ -167,7 +169,7 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                 };
                 cells.push(CellAccuracy {
                     segment: segment.clone(),
-                    column: names[c].to_string(),
+                    column: name.to_string(),
                     value,
                     ci_low: low,
                     ci_high: high,
