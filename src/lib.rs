@@ -14,5 +14,10 @@ pub use privagg_budget as budget;
 pub use privagg_noise as noise;
 pub use privagg_sql as sql;
 
+pub mod atomic;
 pub mod cli;
 pub mod demo;
+pub mod export;
+pub mod generate;
+pub mod output;
+pub mod render;

@@ -5,11 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use privagg::cli::CliError;
+use privagg::cli::export::{run_export, run_generate};
+use privagg::cli::ledger::{run_audit, run_budget};
 use privagg::cli::query::{Format, QueryArgs, run_explain, run_query};
 
 /// privagg — differentially private segment statistics.
+///
+/// Exit codes: 0 ok, 2 usage or catalog error, 3 query rejected,
+/// 4 budget exhausted, 1 anything else.
 #[derive(Parser)]
-#[command(name = "privagg", version, about, long_about = None)]
+#[command(name = "privagg", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,11 +28,20 @@ enum Command {
         /// Number of synthetic customers to generate.
         #[arg(long, default_value_t = 50_000)]
         customers: u32,
+        /// Working folder for the data, catalog and ledger (default: a new temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Write a synthetic customer base (Parquet) and its catalog (privagg.toml).
+    Generate {
+        /// Number of customers.
+        #[arg(long, default_value_t = 50_000)]
+        customers: u32,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Run a private SQL query: charges the analyst's budget, prints the release.
-    ///
-    /// Exit codes: 0 ok, 2 usage or catalog error, 3 query rejected,
-    /// 4 budget exhausted, 1 anything else.
     Query {
         #[command(flatten)]
         common: Common,
@@ -37,6 +51,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Write the output to this file (atomically) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Show the plan, the privacy cost and the expected accuracy of a query; charges nothing.
     Explain {
@@ -45,6 +62,36 @@ enum Command {
         /// Output format (table prints text).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Run an export job: named queries charged up front (all or nothing),
+    /// results as Parquet/CSV/JSON plus manifest.json and REPORT.md.
+    Export {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "export")]
+        out: PathBuf,
+    },
+    /// Show the budget spent and remaining per scope.
+    Budget {
+        /// The catalog file.
+        #[arg(long, default_value = "privagg.toml")]
+        catalog: PathBuf,
+        /// Only this analyst (and the table caps).
+        #[arg(long)]
+        analyst: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the audit log; `audit verify` checks its hash chain.
+    Audit {
+        /// The catalog file.
+        #[arg(long, default_value = "privagg.toml")]
+        catalog: PathBuf,
+        /// `verify`: check the hash chain and name the first broken entry.
+        #[arg(value_parser = ["verify"])]
+        action: Option<String>,
     },
 }
 
@@ -66,7 +113,7 @@ struct Common {
     sql: String,
 }
 
-fn args(common: Common, confidence: Option<f64>, format: Format) -> QueryArgs {
+fn args(common: Common, confidence: Option<f64>, format: Format, out: Option<PathBuf>) -> QueryArgs {
     QueryArgs {
         catalog: common.catalog,
         analyst: common.analyst,
@@ -74,6 +121,7 @@ fn args(common: Common, confidence: Option<f64>, format: Format) -> QueryArgs {
         delta: common.delta,
         confidence,
         format,
+        out,
         sql: common.sql,
     }
 }
@@ -82,24 +130,39 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout();
     let result: Result<(), CliError> = match cli.command {
-        Command::Demo { customers } => match privagg::demo::run(customers, &mut stdout) {
-            // The reader went away (e.g. `privagg demo | head`): not an error.
-            Err(privagg::demo::DemoError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                Ok(())
-            }
-            other => other.map_err(|e| CliError::Other(e.to_string())),
-        },
+        Command::Demo { customers, dir } => {
+            let dir = dir.unwrap_or_else(privagg::demo::default_dir);
+            block_on(async {
+                privagg::demo::run(customers, &dir, &mut stdout)
+                    .await
+                    .map_err(|e| match e {
+                        privagg::demo::DemoError::Io(io) => CliError::Io(io),
+                        privagg::demo::DemoError::Sql(sql) => CliError::Sql(sql),
+                        other => CliError::Other(other.to_string()),
+                    })
+            })
+        }
+        Command::Generate { customers, out } => run_generate(customers, &out, &mut stdout),
         Command::Query {
             common,
             confidence,
             format,
-        } => block_on(run_query(&args(common, confidence, format), &mut stdout)),
+            out,
+        } => block_on(run_query(&args(common, confidence, format, out), &mut stdout)),
         Command::Explain { common, format } => {
-            block_on(run_explain(&args(common, None, format), &mut stdout))
+            block_on(run_explain(&args(common, None, format, None), &mut stdout))
         }
+        Command::Export { job, out } => block_on(run_export(&job, &out, &mut stdout)),
+        Command::Budget {
+            catalog,
+            analyst,
+            json,
+        } => run_budget(&catalog, analyst.as_deref(), json, &mut stdout),
+        Command::Audit { catalog, action } => run_audit(&catalog, action.is_some(), &mut stdout),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (e.g. `privagg demo | head`): not an error.
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("privagg: {err}");

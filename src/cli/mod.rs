@@ -1,5 +1,7 @@
 //! The `privagg` command line: commands, exit codes, output formats.
 
+pub mod export;
+pub mod ledger;
 pub mod query;
 
 use privagg_budget::BudgetError;

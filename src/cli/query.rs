@@ -3,9 +3,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use datafusion::arrow::array::RecordBatch;
+use std::io::IsTerminal;
+
+use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use privagg_sql::{PrivateContext, QueryConfig};
+use privagg_sql::{PrivateContext, QueryConfig, Release};
+
+use crate::atomic::write_atomically;
+use crate::output::{FileFormat, encode, json_rows};
 
 use super::CliError;
 
@@ -18,6 +23,8 @@ pub enum Format {
     Csv,
     /// JSON: `{"rows": [...], "metadata": {...}}`.
     Json,
+    /// Apache Parquet (needs `--out FILE`, or a pipe).
+    Parquet,
 }
 
 /// Options shared by `query` and `explain`.
@@ -35,6 +42,8 @@ pub struct QueryArgs {
     pub confidence: Option<f64>,
     /// Output format.
     pub format: Format,
+    /// Write the output to this file (atomically) instead of stdout.
+    pub out: Option<PathBuf>,
     /// The request.
     pub sql: String,
 }
@@ -73,73 +82,85 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
         confidence: args.confidence.unwrap_or(0.95),
         intervals: args.confidence.is_some(),
     };
+    if args.format == Format::Parquet && args.out.is_none() && std::io::stdout().is_terminal() {
+        return Err(CliError::Usage(
+            "Parquet is binary: give --out FILE (or pipe the output)".into(),
+        ));
+    }
     let release = ctx.query_with(&analyst, &args.sql, config).await?;
+    let mut buf = Vec::new();
+    let other = |e: String| CliError::Other(e);
     match args.format {
-        Format::Table => {
-            let table = pretty_format_batches(&release.batches)
-                .map_err(|e| CliError::Other(e.to_string()))?;
-            writeln!(out, "{table}")?;
-            let m = &release.metadata;
-            writeln!(
-                out,
-                "charged epsilon {}, delta {} to {}; {} group(s) released",
-                m.epsilon, m.delta, m.analyst, m.groups_released
-            )?;
-            for r in &m.remaining {
-                writeln!(out, "remaining: {r}")?;
-            }
-            let noisy: Vec<String> = m
-                .accuracy
-                .iter()
-                .filter(|c| c.too_noisy)
-                .map(|c| format!("{} {}", c.segment, c.column))
-                .collect();
-            if !noisy.is_empty() {
-                writeln!(
-                    out,
-                    "too noisy to act on (interval wider than ±50%): {}",
-                    noisy.join(", ")
-                )?;
-            }
-        }
-        Format::Csv => {
-            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(Vec::new());
-            for b in &release.batches {
-                writer
-                    .write(b)
-                    .map_err(|e| CliError::Other(e.to_string()))?;
-            }
-            out.write_all(&writer.into_inner())?;
+        Format::Table => write_table(&release, &mut buf)?,
+        Format::Csv | Format::Parquet => {
+            let schema = release
+                .batches
+                .first()
+                .map(|b| b.schema().as_ref().clone())
+                .unwrap_or_else(Schema::empty);
+            let format = if args.format == Format::Csv {
+                FileFormat::Csv
+            } else {
+                FileFormat::Parquet
+            };
+            buf = encode(&release.batches, &schema, format).map_err(other)?;
         }
         Format::Json => {
-            let rows = json_rows(&release.batches)?;
+            let rows = json_rows(&release.batches).map_err(other)?;
             let doc = serde_json::json!({ "rows": rows, "metadata": release.metadata });
+            buf = serde_json::to_vec_pretty(&doc).map_err(|e| other(e.to_string()))?;
+            buf.push(b'\n');
+        }
+    }
+    match &args.out {
+        Some(path) => {
+            write_atomically(path, &buf).map_err(|e| {
+                CliError::Other(format!(
+                    "writing {}: {e} (the query was charged: see `privagg audit`)",
+                    path.display()
+                ))
+            })?;
             writeln!(
                 out,
-                "{}",
-                serde_json::to_string_pretty(&doc).map_err(|e| CliError::Other(e.to_string()))?
+                "wrote {} row(s) to {}; charged epsilon {}, delta {}",
+                release.metadata.groups_released,
+                path.display(),
+                release.metadata.epsilon,
+                release.metadata.delta
             )?;
         }
+        None => out.write_all(&buf)?,
     }
     Ok(())
 }
 
-fn json_rows(batches: &[RecordBatch]) -> Result<serde_json::Value, CliError> {
-    let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    writer
-        .write_batches(&refs)
-        .map_err(|e| CliError::Other(e.to_string()))?;
-    writer
-        .finish()
-        .map_err(|e| CliError::Other(e.to_string()))?;
-    let bytes = writer.into_inner();
-    if bytes.is_empty() {
-        return Ok(serde_json::Value::Array(Vec::new()));
+fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> {
+    let table =
+        pretty_format_batches(&release.batches).map_err(|e| CliError::Other(e.to_string()))?;
+    writeln!(out, "{table}")?;
+    let m = &release.metadata;
+    writeln!(
+        out,
+        "charged epsilon {}, delta {} to {}; {} group(s) released",
+        m.epsilon, m.delta, m.analyst, m.groups_released
+    )?;
+    for r in &m.remaining {
+        writeln!(out, "remaining: {r}")?;
     }
-    serde_json::from_slice(&bytes).map_err(|e| CliError::Other(e.to_string()))
+    let noisy: Vec<String> = m
+        .accuracy
+        .iter()
+        .filter(|c| c.too_noisy)
+        .map(|c| format!("{} {}", c.segment, c.column))
+        .collect();
+    if !noisy.is_empty() {
+        writeln!(
+            out,
+            "too noisy to act on (interval wider than ±50%): {}",
+            noisy.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 /// Explains a query: plan, cost split, expected interval widths. Charges nothing.

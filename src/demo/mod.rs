@@ -1,168 +1,147 @@
-//! `privagg demo`: segment statistics over a synthetic customer base, released
-//! through privagg's mechanisms with user-level DP, each value with a 95%
-//! confidence interval and a flag when it is too noisy to act on.
-//!
-//! This runs the mechanisms directly on data held in memory; the SQL layer
-//! and the durable budget ledger are separate components.
-
-mod release;
-pub mod synthetic;
+//! `privagg demo`: the main job on built-in data. It generates a synthetic
+//! customer base as Parquet with its catalog, then asks segment questions
+//! through the private SQL engine — each one charged to the analyst's durable
+//! budget — and prints every value with its 95% confidence interval, flags
+//! values too noisy to act on, and reports the budget spent and remaining.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use privagg_noise::{
-    Delta, Epsilon, L1Sensitivity, LaplaceMechanism, NoiseError, PartitionSelector, PrivacyLoss,
-    QuantileTree, SecureRng,
-};
+use privagg_sql::{PrivateContext, QueryConfig, Release, SqlError};
 
-pub use release::{Cell, NOISY_RELATIVE_HALF_WIDTH};
-use release::{contributions, print_table};
-use synthetic::{REGIONS, SEGMENTS};
+use crate::generate::{ANALYST, GenerateError, generate};
+use crate::render::release_table;
 
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DemoError {
-    /// A mechanism rejected its parameters.
+    /// Generating the data failed.
     #[error(transparent)]
-    Noise(#[from] NoiseError),
-    /// The synthetic generator failed.
-    #[error("generating data: {0}")]
-    Generate(String),
+    Generate(#[from] GenerateError),
+    /// A query failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
     /// Writing the report failed.
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Per-customer total spend is clamped to this (public) bound.
-pub const SPEND_CAP: f64 = 1000.0;
-/// Customers are counted in at most this many regions.
-pub const MAX_REGIONS_PER_CUSTOMER: usize = 2;
 /// Confidence level of every interval shown.
 pub const CONFIDENCE: f64 = 0.95;
 
-/// Runs the demo for `customers` synthetic customers and writes the report.
+/// The questions the demo asks: a title and the SQL.
+pub const QUESTIONS: [(&str, &str); 4] = [
+    (
+        "Customers and average basket by loyalty tier (public tiers: every tier is shown)",
+        "SELECT segment, COUNT(DISTINCT customer_id) AS customers, AVG(spend) AS avg_basket \
+         FROM purchases GROUP BY segment ORDER BY segment",
+    ),
+    (
+        "Median basket by region (a customer counts in at most 2 regions)",
+        "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 0.5, max_groups_contributed = 2) \
+         region, MEDIAN(spend) AS median_basket FROM purchases GROUP BY region ORDER BY region",
+    ),
+    (
+        "Customers and revenue by home city (cities are not public: small ones are withheld)",
+        "SELECT city, COUNT(DISTINCT customer_id) AS customers, SUM(spend) AS revenue \
+         FROM purchases GROUP BY city ORDER BY customers DESC",
+    ),
+    (
+        "Purchases by tier and channel (gold and platinum web/app segments are small)",
+        "SELECT segment, channel, COUNT(*) AS purchases FROM purchases \
+         WHERE spend > 0 GROUP BY segment, channel ORDER BY segment, channel",
+    ),
+];
+
+/// Where the demo writes when no folder is given: a fresh folder under the
+/// system's temporary directory (a fresh ledger, so the budget starts full).
+pub fn default_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("privagg-demo-{}-{nanos:08x}", std::process::id()))
+}
+
+/// Runs the demo for `customers` synthetic customers in `dir` and writes the report.
 ///
 /// # Errors
-/// [`DemoError`] if a mechanism or the output fails.
-pub fn run(customers: u32, out: &mut impl Write) -> Result<(), DemoError> {
-    let mut rng = SecureRng::from_os();
-    let rows =
-        synthetic::generate(customers, &mut rng).map_err(|e| DemoError::Generate(e.to_string()))?;
-    let consenting: Vec<_> = rows.iter().filter(|r| r.consent).collect();
+/// [`DemoError`] if generation, a query, or the output fails.
+pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(), DemoError> {
+    let generated = generate(customers, dir)?;
     writeln!(
         out,
-        "privagg demo — {customers} synthetic customers, {} purchases",
-        rows.len()
+        "privagg demo — {} synthetic customers, {} purchases (about 10% of customers without \
+         consent: never read)",
+        generated.customers, generated.rows
     )?;
-    writeln!(out, "Customers without analytics consent are never read.")?;
     writeln!(
         out,
-        "Every number below is differentially private (user level) unless marked public.\n"
+        "data: {}\ncatalog: {}\n",
+        generated.data.display(),
+        generated.catalog.display()
     )?;
-
-    let eps = |x: f64| Epsilon::new(x);
-    let mut spent: Vec<PrivacyLoss> = Vec::new();
-    let by_customer = contributions(&consenting, MAX_REGIONS_PER_CUSTOMER, &mut rng);
-
-    // 1. Customers and average spend per tier (tiers are public keys).
-    let count_mech = LaplaceMechanism::calibrate_integer(&eps(0.3)?, &L1Sensitivity::new(1.0)?)?;
-    let spend_mech = LaplaceMechanism::calibrate(&eps(0.3)?, &L1Sensitivity::new(SPEND_CAP)?)?;
-    spent.push(count_mech.privacy_loss(&L1Sensitivity::new(1.0)?));
-    spent.push(spend_mech.privacy_loss(&L1Sensitivity::new(SPEND_CAP)?));
-    let mut tier_rows = Vec::new();
-    for segment in SEGMENTS {
-        let members: Vec<_> = by_customer
-            .values()
-            .filter(|c| c.segment == segment)
-            .collect();
-        let total: f64 = members
-            .iter()
-            .map(|c| c.total_spend.clamp(0.0, SPEND_CAP))
-            .sum();
-        let count = Cell::integer(&count_mech, members.len() as i128, CONFIDENCE, &mut rng)?;
-        let sum = Cell::real(&spend_mech, total, CONFIDENCE, &mut rng)?;
-        let mean = Cell::ratio(&sum, &count);
-        tier_rows.push((segment.to_string(), vec![count, mean]));
+    writeln!(
+        out,
+        "Every number is differentially private at the customer level, shown as \
+         value [{:.0}% interval]; '~' marks values too noisy to act on.\n",
+        CONFIDENCE * 100.0
+    )?;
+    let ctx = PrivateContext::open(&generated.catalog).await?;
+    let config = QueryConfig {
+        confidence: CONFIDENCE,
+        intervals: true,
+    };
+    let mut last: Option<Release> = None;
+    let mut noisy = Vec::new();
+    for (title, sql) in QUESTIONS {
+        let release = ctx.query_with(ANALYST, sql, config).await?;
+        writeln!(out, "{title}")?;
+        write!(out, "{}", release_table(&release.batches))?;
+        let m = &release.metadata;
+        let mut line = format!("  epsilon {}", m.epsilon);
+        if let Some(n) = m.units_for_even_odds {
+            line.push_str(&format!(
+                "; a group needs about {n} customers to be shown with even odds"
+            ));
+        }
+        writeln!(out, "{line}\n")?;
+        noisy.extend(
+            m.accuracy
+                .iter()
+                .filter(|c| c.too_noisy)
+                .map(|c| format!("{} {}", c.segment, c.column)),
+        );
+        last = Some(release);
     }
-    writeln!(
-        out,
-        "Customers and average spend per customer, by loyalty tier (public tiers)"
-    )?;
-    print_table(out, &["tier", "customers", "avg spend €"], &tier_rows)?;
-
-    // 2. Median basket per tier: a quantile tree over [0, 500] euros, 3 baskets per customer.
-    let tree = QuantileTree::new(0.0, 500.0, 4, 16)?;
-    let median_mech = tree.calibrate(&eps(0.2)?, 3)?;
-    spent.push(tree.privacy_loss(&median_mech, 3)?);
-    writeln!(
-        out,
-        "\nMedian basket by tier (quantile tree, at most 3 baskets per customer)"
-    )?;
-    for segment in SEGMENTS {
-        let baskets = by_customer
-            .values()
-            .filter(|c| c.segment == segment)
-            .flat_map(|c| c.baskets.iter().copied());
-        let leaves = tree.leaf_counts(baskets);
-        let median = tree.quantiles(&leaves, &median_mech, &[0.5], &mut rng)?;
+    if noisy.is_empty() {
+        writeln!(out, "No value above is too noisy to act on.")?;
+    } else {
         writeln!(
             out,
-            "  {segment:<10} {:>8.2} €",
-            median.first().copied().unwrap_or(f64::NAN)
+            "Too noisy to act on (95% interval wider than ±50% of the value): {}",
+            noisy.join(", ")
         )?;
     }
-
-    // 3. Customers per (tier, region): keys found in the data, so partition selection decides
-    //    which ones may be shown; each customer counts in at most 2 regions.
-    let k = MAX_REGIONS_PER_CUSTOMER as u32;
-    let delta = Delta::new(1e-6)?;
-    let selector = PartitionSelector::truncated_geometric(&eps(0.1)?, &delta, k)?;
-    let pair_mech =
-        LaplaceMechanism::calibrate_integer(&eps(0.1)?, &L1Sensitivity::new(f64::from(k))?)?;
-    spent.push(selector.privacy_loss().clone());
-    spent.push(pair_mech.privacy_loss(&L1Sensitivity::new(f64::from(k))?));
-    let mut pair_rows = Vec::new();
-    for segment in SEGMENTS {
-        for region in REGIONS {
-            let units = by_customer
-                .values()
-                .filter(|c| c.segment == segment && c.regions.contains(&region))
-                .count();
-            if !selector.keep(units as u64, &mut rng) {
-                continue;
-            }
-            let count = Cell::integer(&pair_mech, units as i128, CONFIDENCE, &mut rng)?;
-            pair_rows.push((format!("{segment}/{region}"), vec![count]));
-        }
+    if let Some(r) = last {
+        let spent = ctx
+            .ledger()
+            .spent(&privagg_budget::Scope::Analyst(ANALYST.into()))
+            .map_err(SqlError::from)?;
+        writeln!(
+            out,
+            "Budget of {ANALYST}: spent epsilon {}, delta {}; remaining {}",
+            spent.epsilon,
+            spent.delta,
+            r.metadata.remaining.join("; ")
+        )?;
     }
     writeln!(
         out,
-        "\nCustomers by tier and region (groups with too few customers are not shown)"
-    )?;
-    print_table(out, &["tier/region", "customers"], &pair_rows)?;
-    writeln!(
-        out,
-        "  groups need about {} customers to be shown with even odds",
-        selector.units_for_even_odds()
-    )?;
-
-    let total = spent
-        .iter()
-        .skip(1)
-        .fold(spent[0].clone(), |acc, l| acc.compose(l));
-    writeln!(
-        out,
-        "\nPrivacy budget of this report: epsilon = {:.3}, delta = {:.0e} (basic composition of {} releases).",
-        total.epsilon_f64(),
-        total.delta_f64(),
-        spent.len()
-    )?;
-    writeln!(
-        out,
-        "'~' marks values whose {:.0}% interval is wider than ±{:.0}% of the value: too noisy to act on.",
-        CONFIDENCE * 100.0,
-        NOISY_RELATIVE_HALF_WIDTH * 100.0
+        "\nTry your own question (the ledger remembers what was spent):\n  \
+         privagg query --catalog {} --confidence 0.95 \\\n    \"SELECT channel, AVG(spend) AS avg_basket FROM purchases GROUP BY channel\"",
+        generated.catalog.display()
     )?;
     Ok(())
 }

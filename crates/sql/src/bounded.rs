@@ -108,7 +108,7 @@ fn unit_and_keys(analysis: &Analysis) -> Vec<Expr> {
 /// impossible and every plan of the query picks the same groups).
 fn l0_order(n_keys: usize, salt: i64) -> Vec<datafusion::logical_expr::SortExpr> {
     let keys: Vec<Expr> = (0..n_keys).map(|i| named(&key_name(i))).collect();
-    let mut hash_args = vec![lit(salt)];
+    let mut hash_args = vec![lit(salt), named(crate::analyze::UNIT)];
     hash_args.extend(keys.clone());
     let mut order = vec![call(GroupHash::new(), hash_args).sort(true, true)];
     order.extend(keys.into_iter().map(|k| k.sort(true, true)));
@@ -180,6 +180,7 @@ pub(crate) fn bounded_plan(
             lit(salt),
             lit(i64::from(max_groups)),
             r#struct(analysis.keys.clone()),
+            Expr::Column(analysis.unit.clone()),
         ];
         args.extend(row_partials.iter().map(|(_, e, _)| e.clone()));
         let groups = Arc::new(AggregateUDF::from(BottomKGroups::new()))

@@ -9,19 +9,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use datafusion::execution::FunctionRegistry;
 use datafusion::prelude::SessionContext;
 use privagg_budget::{ChargeRequest, Ledger, Limit, PrivacyCost, Rejection, Scope, SqliteLedger};
-use privagg_noise::SecureRng;
-use rand::RngCore;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, TableConfig};
+use crate::batch::BatchQuery;
 use crate::dialect::{Statement, parse_request};
 use crate::error::{Result, SqlError, rejected};
-use crate::noise_release::{read_leaves, release_groups};
 use crate::options::OptionValues;
 use crate::prepare::{Prepared, prepare};
 use crate::register::{TableSource, Views, register_catalog, register_private, register_public};
-use crate::release::{BudgetShare, ColumnNoise, Release, ReleaseMetadata, accuracy};
-use crate::upper::{finish, upper_plan};
+use crate::release::{BudgetShare, ColumnNoise, Release};
 
 /// How to present a release.
 #[derive(Clone, Copy, Debug)]
@@ -62,11 +59,11 @@ pub struct Explanation {
 
 /// The private query engine.
 pub struct PrivateContext {
-    session: SessionContext,
-    catalog: Catalog,
-    views: Views,
-    ledger: Arc<dyn Ledger>,
-    settings: Mutex<OptionValues>,
+    pub(crate) session: SessionContext,
+    pub(crate) catalog: Catalog,
+    pub(crate) views: Views,
+    pub(crate) ledger: Arc<dyn Ledger>,
+    pub(crate) settings: Mutex<OptionValues>,
 }
 
 impl std::fmt::Debug for PrivateContext {
@@ -97,12 +94,22 @@ fn new_session() -> Result<SessionContext> {
 
 impl PrivateContext {
     /// Loads a catalog file, opens (or creates) its SQLite ledger and registers its tables.
+    /// A ledger file without write permission is opened read-only: queries are
+    /// then refused with [`privagg_budget::BudgetError::ReadOnly`], nothing charged.
     ///
     /// # Errors
     /// [`SqlError::Catalog`] for catalog or data problems, [`SqlError::Budget`] for ledger problems.
     pub async fn open(catalog_path: impl AsRef<Path>) -> Result<Self> {
         let catalog = Catalog::load(catalog_path)?;
-        let ledger = SqliteLedger::open(catalog.ledger_path())?;
+        // A ledger file without write permission is opened read-only (even
+        // for root, who could otherwise write it): charges then fail cleanly.
+        let path = catalog.ledger_path();
+        let read_only = std::fs::metadata(&path).is_ok_and(|m| m.permissions().readonly());
+        let options = privagg_budget::LedgerOptions {
+            read_only,
+            ..Default::default()
+        };
+        let ledger = SqliteLedger::open_with(path, options)?;
         Self::with_ledger(catalog, Arc::new(ledger)).await
     }
 
@@ -200,93 +207,39 @@ impl PrivateContext {
         sql: &str,
         config: QueryConfig,
     ) -> Result<Release> {
-        let mut rng = SecureRng::from_os();
-        let request_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
-        let prepared = self.prepare_request(sql, rng.next_u64() as i64).await;
-        let (prepared, original) = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                self.audit_rejection(&request_id, analyst, sql, &e)?;
-                return Err(e);
-            }
+        let query = BatchQuery {
+            name: String::new(),
+            sql: sql.to_string(),
+            epsilon: None,
+            delta: None,
         };
-        if !(config.confidence > 0.0 && config.confidence < 1.0) {
-            let e = rejected(format!(
-                "confidence {} must be strictly between 0 and 1",
-                config.confidence
-            ));
-            self.audit_rejection(&request_id, analyst, sql, &e)?;
-            return Err(e);
-        }
-        // Charge before reading any private data; nothing leaves without a durable charge.
-        let receipt = self.charge(&request_id, analyst, &original, &prepared)?;
-        let exact = self
-            .session
-            .execute_logical_plan(prepared.bounded.clone())
+        let mut releases = self
+            .run_batch(analyst, None, &[query], config, &mut |_| {})
+            .await?;
+        releases
+            .pop()
+            .ok_or_else(|| SqlError::Execution("no release was produced".into()))
+    }
+
+    /// Runs several queries as one request: every query is planned first, the
+    /// sum of their costs is charged once, all-or-nothing, and only then is
+    /// any private data read. `job` is the request text audited for the whole
+    /// batch. Releases come back in the order of `queries`; `progress` is
+    /// called with the number of queries released so far.
+    ///
+    /// # Errors
+    /// As [`Self::query`]; a rejection names the query (`name`) at fault, and
+    /// nothing is charged unless every query plans and the total is affordable.
+    pub async fn query_batch(
+        &self,
+        analyst: &str,
+        job: &str,
+        queries: &[BatchQuery],
+        config: QueryConfig,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Vec<Release>> {
+        self.run_batch(analyst, Some(job), queries, config, progress)
             .await
-            .map_err(|_| SqlError::Execution("planning the bounded aggregation failed".into()))?
-            .collect()
-            .await
-            .map_err(|_| {
-                SqlError::Execution(
-                    "reading the private data failed (check that the files match the catalog)"
-                        .into(),
-                )
-            })?;
-        let mut leaves = vec![None; prepared.aggregates.len()];
-        for (i, plan) in &prepared.percentiles {
-            let batches = self.run(plan.clone()).await?;
-            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
-        }
-        let rows = release_groups(&prepared, &exact, &leaves, config.confidence, &mut rng)?;
-        let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
-        let released = self
-            .session
-            .execute_logical_plan(upper)
-            .await
-            .map_err(|e| {
-                SqlError::Execution(format!(
-                    "post-processing failed: {}",
-                    crate::syntax::clean(&e.to_string())
-                ))
-            })?
-            .collect()
-            .await
-            .map_err(|e| {
-                SqlError::Execution(format!(
-                    "post-processing failed: {}",
-                    crate::syntax::clean(&e.to_string())
-                ))
-            })?;
-        let with_ci = finish(released.clone(), true)?;
-        let cells = accuracy(&with_ci);
-        let batches = if config.intervals {
-            with_ci
-        } else {
-            finish(released, false)?
-        };
-        let metadata = ReleaseMetadata {
-            request_id,
-            analyst: analyst.to_string(),
-            sql: original,
-            epsilon: receipt.cost.epsilon.to_string(),
-            delta: receipt.cost.delta.to_string(),
-            split: prepared.split(),
-            columns: columns(&prepared),
-            max_groups_contributed: prepared.contribution.max_groups,
-            max_rows_contributed: prepared.contribution.max_rows,
-            group_selection: prepared.strategy,
-            units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
-            groups_released: batches.iter().map(|b| b.num_rows()).sum(),
-            confidence: config.confidence,
-            accuracy: cells,
-            remaining: receipt
-                .budgets
-                .iter()
-                .map(|b| format!("{}: {}", b.scope, b.remaining()))
-                .collect(),
-        };
-        Ok(Release { batches, metadata })
     }
 
     /// What a query would cost and how accurate it would be; charges nothing.
@@ -294,7 +247,9 @@ impl PrivateContext {
     /// # Errors
     /// As the preparation of [`Self::query`].
     pub async fn explain(&self, sql: &str) -> Result<Explanation> {
-        let (prepared, _) = self.prepare_request(sql, 0).await?;
+        let (prepared, _) = self
+            .prepare_request(sql, 0, &OptionValues::default())
+            .await?;
         let mut half_widths = Vec::new();
         for a in &prepared.aggregates {
             for c in &a.components {
@@ -325,7 +280,7 @@ impl PrivateContext {
 
     /// Runs a bounded plan over private data. Errors name the stage only:
     /// DataFusion's messages can quote data values.
-    async fn run(
+    pub(crate) async fn run(
         &self,
         plan: datafusion::logical_expr::LogicalPlan,
     ) -> Result<Vec<datafusion::arrow::array::RecordBatch>> {
@@ -343,7 +298,12 @@ impl PrivateContext {
             })
     }
 
-    async fn prepare_request(&self, sql: &str, salt: i64) -> Result<(Prepared, String)> {
+    pub(crate) async fn prepare_request(
+        &self,
+        sql: &str,
+        salt: i64,
+        overrides: &OptionValues,
+    ) -> Result<(Prepared, String)> {
         let mut query = None;
         for statement in parse_request(sql)? {
             match statement {
@@ -367,7 +327,8 @@ impl PrivateContext {
         for (name, value) in &options {
             sql_options.set(name, value)?;
         }
-        let merged = sql_options.or(&self.settings.lock().unwrap_or_else(PoisonError::into_inner));
+        let merged = sql_options
+            .or(&overrides.or(&self.settings.lock().unwrap_or_else(PoisonError::into_inner)));
         let prepared = prepare(
             &self.session,
             &self.catalog,
@@ -380,12 +341,12 @@ impl PrivateContext {
         Ok((prepared, original))
     }
 
-    fn charge(
+    pub(crate) fn charge(
         &self,
         request_id: &str,
         analyst: &str,
         text: &str,
-        prepared: &Prepared,
+        prepared: &[&Prepared],
     ) -> Result<privagg_budget::Receipt> {
         let a = self
             .catalog
@@ -395,27 +356,37 @@ impl PrivateContext {
             Scope::Analyst(a.name.clone()),
             Limit::epsilon_delta(a.epsilon, a.delta)?,
         )];
-        for t in &prepared.analysis.private_tables {
-            if let Some(cfg) = self.catalog.table(t)
-                && let Some(eps) = cfg.epsilon
-            {
-                scopes.push((
-                    Scope::Table(cfg.name.clone()),
-                    Limit::epsilon_delta(eps, cfg.delta.unwrap_or(0.0))?,
-                ));
+        let mut cost: Option<PrivacyCost> = None;
+        for p in prepared {
+            for t in &p.analysis.private_tables {
+                if let Some(cfg) = self.catalog.table(t)
+                    && let Some(eps) = cfg.epsilon
+                    && !scopes.iter().any(|(s, _)| *s == Scope::Table(cfg.name.clone()))
+                {
+                    scopes.push((
+                        Scope::Table(cfg.name.clone()),
+                        Limit::epsilon_delta(eps, cfg.delta.unwrap_or(0.0))?,
+                    ));
+                }
             }
+            let c = PrivacyCost::from_loss(&p.loss)?;
+            cost = Some(match cost {
+                Some(total) => total.plus(&c)?,
+                None => c,
+            });
         }
+        let cost = cost.ok_or_else(|| rejected("the request has no query"))?;
         let request = ChargeRequest {
             request_id: request_id.to_string(),
             analyst: analyst.to_string(),
             request_text: text.to_string(),
-            cost: PrivacyCost::from_loss(&prepared.loss)?,
+            cost,
             scopes,
         };
         Ok(self.ledger.charge(&request)?)
     }
 
-    fn audit_rejection(
+    pub(crate) fn audit_rejection(
         &self,
         request_id: &str,
         analyst: &str,
@@ -432,7 +403,7 @@ impl PrivateContext {
     }
 }
 
-fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
+pub(crate) fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
     prepared
         .aggregates
         .iter()
@@ -457,7 +428,9 @@ impl PrivateContext {
         Vec<datafusion::arrow::array::RecordBatch>,
         Vec<Vec<datafusion::arrow::array::RecordBatch>>,
     )> {
-        let (prepared, _) = self.prepare_request(sql, salt).await?;
+        let (prepared, _) = self
+            .prepare_request(sql, salt, &OptionValues::default())
+            .await?;
         let exact = self.run(prepared.bounded.clone()).await?;
         let mut trees = Vec::new();
         for (_, plan) in &prepared.percentiles {

@@ -9,6 +9,7 @@
 //! The embedded API is [`PrivateContext`].
 
 mod analyze;
+mod batch;
 mod bounded;
 pub mod budget_split;
 pub mod catalog;
@@ -26,6 +27,7 @@ mod syntax;
 pub mod udf;
 mod upper;
 
+pub use batch::BatchQuery;
 pub use catalog::{Catalog, ColumnConfig, TableConfig};
 pub use context::{Explanation, PrivateContext, QueryConfig};
 pub use error::{Result, SqlError};

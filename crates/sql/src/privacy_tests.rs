@@ -307,3 +307,42 @@ async fn rows_without_consent_change_no_pre_noise_value() {
         leaf_weights(&b.2[0], &a.0.analysis.key_types)
     );
 }
+
+#[tokio::test]
+async fn each_unit_picks_its_groups_with_its_own_random_order() {
+    // 2,000 users, each with one row in segment A and one in B, and one group
+    // allowed per user: about half must land in each segment, in the bounded
+    // aggregation and in the percentile plan alike. A salt shared by all units
+    // would send every user to the same segment.
+    let rows: Vec<Row> = (0..2000)
+        .flat_map(|u| {
+            ["A", "B"].map(|s| Row {
+                user: format!("u{u}"),
+                segment: s.into(),
+                usage: 10.0,
+                consent: Some(true),
+            })
+        })
+        .collect();
+    let ctx = context(&rows, 1, 1).await;
+    for salt in [1, 2, 3] {
+        let (prepared, exact, trees) = ctx.exact_for_tests(QUERY, salt).await.expect("exact");
+        let by_group = exact_by_group(&exact, &prepared.analysis.key_types, &[]);
+        let units: Vec<i128> = by_group.values().map(|v| v[0]).collect();
+        assert_eq!(units.len(), 2, "both segments present");
+        assert_eq!(units.iter().sum::<i128>(), 2000, "every user in exactly one group");
+        // Binomial(2000, 1/2): ±200 is more than 8 standard deviations.
+        assert!(units.iter().all(|n| (800..=1200).contains(n)), "{units:?}");
+        let leaves = leaf_weights(&trees[0], &prepared.analysis.key_types);
+        let mut per_group: HashMap<Vec<ScalarValue>, i128> = HashMap::new();
+        for ((group, _), w) in leaves {
+            *per_group.entry(group).or_default() += w;
+        }
+        let weights: Vec<i128> = per_group.values().copied().collect();
+        let total: i128 = weights.iter().sum();
+        assert!(
+            weights.iter().all(|w| *w * 10 >= total * 4 && *w * 10 <= total * 6),
+            "percentile plan: {weights:?}"
+        );
+    }
+}

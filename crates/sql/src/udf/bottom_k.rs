@@ -30,7 +30,19 @@ use datafusion::logical_expr::{
 
 use super::LATTICE_TYPE;
 
-/// The salted hash that orders a unit's groups (shared with the window-based plans).
+/// Arguments before the per-row partials: salt, k, keys, unit.
+const FIXED_ARGS: usize = 4;
+
+/// The salt of one unit: the query's salt hashed with the unit's row bytes.
+/// Each unit thus orders its groups by its own random permutation; with the
+/// query salt alone every unit holding the same groups would pick the same
+/// ones, a bias towards whichever keys hash low.
+pub fn unit_salt(salt: i64, unit: &[u8]) -> i64 {
+    group_hash(salt, unit) as i64
+}
+
+/// The salted hash that orders a unit's groups (shared with the window-based
+/// plans); `salt` is the unit's salt from [`unit_salt`].
 pub fn group_hash(salt: i64, key: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -96,10 +108,10 @@ impl AggregateUDFImpl for BottomKGroups {
         &self.signature
     }
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(list_type(arg_types.len().saturating_sub(3), false))
+        Ok(list_type(arg_types.len().saturating_sub(FIXED_ARGS), false))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let n = args.input_fields.len().saturating_sub(3);
+        let n = args.input_fields.len().saturating_sub(FIXED_ARGS);
         Ok(vec![Arc::new(Field::new(
             format!("{}[entries]", args.name),
             list_type(n, true),
@@ -131,7 +143,7 @@ impl BottomKGroups {
         Ok(BottomK::new(
             salt,
             k as usize,
-            args.exprs.len().saturating_sub(3),
+            args.exprs.len().saturating_sub(FIXED_ARGS),
         ))
     }
 }
@@ -342,9 +354,14 @@ impl GroupsAccumulator for BottomK {
                 .collect(),
         )?;
         let rows = converter.convert_columns(&key_columns)?;
+        let Some(units) = values.get(3) else {
+            return exec_err!("privagg_bottom_k_groups: missing unit");
+        };
+        let units = RowConverter::new(vec![SortField::new(units.data_type().clone())])?
+            .convert_columns(std::slice::from_ref(units))?;
         let partials: Vec<ArrayRef> = values
             .iter()
-            .skip(3)
+            .skip(FIXED_ARGS)
             .map(as_decimal)
             .collect::<Result<_>>()?;
         let partials: Vec<_> = partials
@@ -357,7 +374,7 @@ impl GroupsAccumulator for BottomK {
             }
             let key = rows.row(row);
             let key = key.as_ref();
-            let hash = group_hash(self.salt, key);
+            let hash = group_hash(unit_salt(self.salt, units.row(row).as_ref()), key);
             self.add(
                 unit,
                 hash,

@@ -1,4 +1,5 @@
-//! `privagg_group_hash(salt, keys...)`: a salted hash of a row's group keys.
+//! `privagg_group_hash(salt, unit, keys...)`: a hash of a row's group keys
+//! salted by the query and the row's privacy unit.
 
 use std::sync::Arc;
 
@@ -12,9 +13,10 @@ use datafusion::logical_expr::{
 
 use super::lattice::literal_i64;
 
-/// Hashes the group keys of each row with a per-query random salt. Ordering a
-/// unit's groups by this hash and keeping the first k picks k of its groups
-/// uniformly at random (for a fresh salt), independently of other units.
+/// Hashes the group keys of each row with a salt made of the per-query random
+/// salt and the row's unit. Ordering a unit's groups by this hash and keeping
+/// the first k picks k of its groups at random, with a different permutation
+/// for each unit.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct GroupHash {
     signature: Signature,
@@ -46,8 +48,8 @@ impl ScalarUDFImpl for GroupHash {
         Ok(DataType::UInt64)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let Some((salt, keys)) = args.args.split_first() else {
-            return exec_err!("privagg_group_hash takes (salt, keys...)");
+        let (Some(salt), Some(unit), keys) = (args.args.first(), args.args.get(1), args.args.get(2..).unwrap_or_default()) else {
+            return exec_err!("privagg_group_hash takes (salt, unit, keys...)");
         };
         let Some(salt) = literal_i64(salt) else {
             return exec_err!("privagg_group_hash: salt must be a literal");
@@ -56,8 +58,12 @@ impl ScalarUDFImpl for GroupHash {
             .iter()
             .map(|k| k.to_array(args.number_rows))
             .collect::<Result<Vec<_>>>()?;
+        let unit = unit.to_array(args.number_rows)?;
+        let units = RowConverter::new(vec![SortField::new(unit.data_type().clone())])?
+            .convert_columns(&[unit])?;
+        let salts = (0..args.number_rows).map(|r| super::unit_salt(salt, units.row(r).as_ref()));
         let hashes: Vec<u64> = if arrays.is_empty() {
-            vec![salt as u64; args.number_rows]
+            salts.map(|s| s as u64).collect()
         } else {
             let fields = arrays
                 .iter()
@@ -65,7 +71,8 @@ impl ScalarUDFImpl for GroupHash {
                 .collect();
             let rows = RowConverter::new(fields)?.convert_columns(&arrays)?;
             rows.iter()
-                .map(|row| super::group_hash(salt, row.as_ref()))
+                .zip(salts)
+                .map(|(row, s)| super::group_hash(s, row.as_ref()))
                 .collect()
         };
         Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(hashes))))

@@ -12,7 +12,7 @@
 //! - `privagg_leaf(x, lower, upper, height, branching)` — the quantile-tree leaf of a value.
 //! - `privagg_bottom_k_groups(salt, k, keys, partials...)` (aggregate) — L0
 //!   bounding inside the hash aggregation by unit.
-//! - `privagg_group_hash(salt, keys...)` — a keyed hash of group keys, used to
+//! - `privagg_group_hash(salt, unit, keys...)` — a keyed hash of group keys, used to
 //!   pick each unit's groups at random for L0 bounding.
 
 mod bottom_k;
@@ -27,7 +27,7 @@ use std::sync::Arc;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
 
-pub use bottom_k::{BottomKGroups, group_hash};
+pub use bottom_k::{BottomKGroups, group_hash, unit_salt};
 pub use bounds::{BOUNDS_UDF_NAME, BoundsMarker};
 pub use cap::Cap;
 pub use group_hash::GroupHash;

@@ -11,6 +11,15 @@ pub const SEGMENTS: [&str; 4] = ["bronze", "silver", "gold", "platinum"];
 const SEGMENT_WEIGHTS: [f64; 4] = [0.62, 0.25, 0.10, 0.03];
 /// Regions a customer shops in.
 pub const REGIONS: [&str; 5] = ["north", "south", "east", "west", "online"];
+/// Sales channels.
+pub const CHANNELS: [&str; 3] = ["store", "web", "app"];
+const CHANNEL_WEIGHTS: [f64; 3] = [0.55, 0.30, 0.15];
+/// Home cities: a long tail (Zipf-like sizes), so some are too small to report.
+pub const CITIES: [&str; 24] = [
+    "Lyon", "Porto", "Gent", "Graz", "Turku", "Aarhus", "Bergen", "Bilbao", "Brno", "Cork",
+    "Delft", "Evora", "Fano", "Gouda", "Hamar", "Ieper", "Jena", "Kotor", "Lund", "Mende",
+    "Nyon", "Olot", "Pula", "Rye",
+];
 
 /// One purchase row.
 #[derive(Clone, Debug)]
@@ -21,6 +30,10 @@ pub struct Purchase {
     pub segment: &'static str,
     /// Region of the purchase.
     pub region: &'static str,
+    /// Channel of the purchase.
+    pub channel: &'static str,
+    /// The customer's home city.
+    pub city: &'static str,
     /// Basket value in euros.
     pub spend: f64,
     /// Whether the customer consented to analytics.
@@ -46,6 +59,7 @@ pub fn generate<R: Rng + ?Sized>(
         let spend = LogNormal::new(median.ln(), 0.8)?;
         let home = REGIONS[rng.random_range(0..REGIONS.len())];
         let consent = rng.random_bool(0.9);
+        let city = CITIES[zipf_index(CITIES.len(), rng)];
         let n: f64 = purchases_per_customer.sample(rng);
         for _ in 0..=(n as u32) {
             // Mostly the home region, sometimes online.
@@ -54,12 +68,20 @@ pub fn generate<R: Rng + ?Sized>(
                 customer_id: id,
                 segment,
                 region,
+                channel: CHANNELS[pick(&CHANNEL_WEIGHTS, rng)],
+                city,
                 spend: (spend.sample(rng) * 100.0).round() / 100.0,
                 consent,
             });
         }
     }
     Ok(rows)
+}
+
+/// An index in `0..n` with probability proportional to 1/(i+1)^1.8.
+fn zipf_index<R: Rng + ?Sized>(n: usize, rng: &mut R) -> usize {
+    let weights: Vec<f64> = (1..=n).map(|i| (i as f64).powf(-1.8)).collect();
+    pick(&weights, rng)
 }
 
 fn pick<R: Rng + ?Sized>(weights: &[f64], rng: &mut R) -> usize {

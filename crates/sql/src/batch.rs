@@ -1,0 +1,186 @@
+//! One request, several queries: plan them all, charge their total once
+//! (all-or-nothing), then read private data and release each one. A single
+//! query is a batch of one.
+
+use privagg_budget::{Amount, Receipt, Rounding};
+use privagg_noise::SecureRng;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::context::{PrivateContext, QueryConfig, columns};
+use crate::error::{Result, SqlError, rejected};
+use crate::noise_release::{read_leaves, release_groups};
+use crate::options::OptionValues;
+use crate::prepare::Prepared;
+use crate::release::{Release, ReleaseMetadata, accuracy};
+use crate::upper::{finish, upper_plan};
+
+/// One query of a batch (an export job).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchQuery {
+    /// Name used in error messages (and by export as the output file stem).
+    pub name: String,
+    /// The request text (`SET` statements and one SELECT).
+    pub sql: String,
+    /// ε of this query, unless its SQL `OPTIONS` set one.
+    pub epsilon: Option<f64>,
+    /// δ of this query, unless its SQL `OPTIONS` set one.
+    pub delta: Option<f64>,
+}
+
+impl BatchQuery {
+    fn overrides(&self) -> Result<OptionValues> {
+        let mut o = OptionValues::default();
+        if let Some(e) = self.epsilon {
+            o.set("epsilon", &e.to_string())?;
+        }
+        if let Some(d) = self.delta {
+            o.set("delta", &d.to_string())?;
+        }
+        Ok(o)
+    }
+
+    fn blame(&self, error: SqlError) -> SqlError {
+        if self.name.is_empty() {
+            return error;
+        }
+        match error {
+            SqlError::Rejected(m) => SqlError::Rejected(format!("query `{}`: {m}", self.name)),
+            SqlError::InvalidSql(m) => SqlError::InvalidSql(format!("query `{}`: {m}", self.name)),
+            other => other,
+        }
+    }
+}
+
+impl PrivateContext {
+    /// Plans every query, charges the total, then executes them in order.
+    /// `job`: the audited request text of a multi-query batch (`None`: the
+    /// single query's own text).
+    pub(crate) async fn run_batch(
+        &self,
+        analyst: &str,
+        job: Option<&str>,
+        queries: &[BatchQuery],
+        config: QueryConfig,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Vec<Release>> {
+        let mut rng = SecureRng::from_os();
+        let request_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+        let audited = |original: &str| job.map_or_else(|| original.to_string(), str::to_string);
+        let mut planned = Vec::with_capacity(queries.len());
+        for q in queries {
+            let prepared = match q.overrides() {
+                Ok(o) => self.prepare_request(&q.sql, rng.next_u64() as i64, &o).await,
+                Err(e) => Err(e),
+            };
+            match prepared {
+                Ok(p) => planned.push(p),
+                Err(e) => {
+                    let e = q.blame(e);
+                    self.audit_rejection(&request_id, analyst, &audited(&q.sql), &e)?;
+                    return Err(e);
+                }
+            }
+        }
+        let text = audited(planned.first().map_or("", |(_, o)| o.as_str()));
+        let fail = |e: SqlError| -> Result<Vec<Release>> {
+            self.audit_rejection(&request_id, analyst, &text, &e)?;
+            Err(e)
+        };
+        if planned.is_empty() {
+            return fail(rejected("the request has no query"));
+        }
+        if !(config.confidence > 0.0 && config.confidence < 1.0) {
+            return fail(rejected(format!(
+                "confidence {} must be strictly between 0 and 1",
+                config.confidence
+            )));
+        }
+        // Charge before reading any private data; nothing leaves without a durable charge.
+        let all: Vec<&Prepared> = planned.iter().map(|(p, _)| p).collect();
+        let receipt = self.charge(&request_id, analyst, &text, &all)?;
+        let mut releases = Vec::with_capacity(planned.len());
+        for (prepared, original) in &planned {
+            let run = Execution {
+                request_id: &request_id,
+                analyst,
+                original,
+                receipt: &receipt,
+                config,
+            };
+            releases.push(self.execute(prepared, &run, &mut rng).await?);
+            progress(releases.len());
+        }
+        Ok(releases)
+    }
+
+    /// Reads private data for one charged query and releases it.
+    async fn execute(
+        &self,
+        prepared: &Prepared,
+        run: &Execution<'_>,
+        rng: &mut SecureRng,
+    ) -> Result<Release> {
+        let exact = self.run(prepared.bounded.clone()).await?;
+        let mut leaves = vec![None; prepared.aggregates.len()];
+        for (i, plan) in &prepared.percentiles {
+            let batches = self.run(plan.clone()).await?;
+            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
+        }
+        let rows = release_groups(prepared, &exact, &leaves, run.config.confidence, rng)?;
+        let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
+        let post = |e: datafusion::error::DataFusionError| {
+            SqlError::Execution(format!(
+                "post-processing failed: {}",
+                crate::syntax::clean(&e.to_string())
+            ))
+        };
+        let released = self
+            .session
+            .execute_logical_plan(upper)
+            .await
+            .map_err(post)?
+            .collect()
+            .await
+            .map_err(post)?;
+        let with_ci = finish(released.clone(), true)?;
+        let cells = accuracy(&with_ci);
+        let batches = if run.config.intervals {
+            with_ci
+        } else {
+            finish(released, false)?
+        };
+        let metadata = ReleaseMetadata {
+            request_id: run.request_id.to_string(),
+            analyst: run.analyst.to_string(),
+            sql: run.original.to_string(),
+            epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
+            delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
+            split: prepared.split(),
+            columns: columns(prepared),
+            max_groups_contributed: prepared.contribution.max_groups,
+            max_rows_contributed: prepared.contribution.max_rows,
+            group_selection: prepared.strategy,
+            units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+            groups_released: batches.iter().map(|b| b.num_rows()).sum(),
+            confidence: run.config.confidence,
+            accuracy: cells,
+            remaining: run
+                .receipt
+                .budgets
+                .iter()
+                .map(|b| format!("{}: {}", b.scope, b.remaining()))
+                .collect(),
+        };
+        Ok(Release { batches, metadata })
+    }
+}
+
+/// The charged request one query runs under.
+struct Execution<'a> {
+    request_id: &'a str,
+    analyst: &'a str,
+    original: &'a str,
+    receipt: &'a Receipt,
+    config: QueryConfig,
+}

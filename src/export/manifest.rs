@@ -1,0 +1,157 @@
+//! `manifest.json`: what an export released, at what cost, with which noise.
+
+use std::path::PathBuf;
+
+use privagg_sql::Release;
+use privagg_sql::release::{BudgetShare, CellAccuracy, ColumnNoise};
+use privagg_budget::{Amount, Rounding};
+use serde::Serialize;
+
+use super::job::Job;
+
+/// The machine-readable record of an export.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    /// privagg version that wrote it.
+    pub privagg_version: &'static str,
+    /// The job file.
+    pub job: String,
+    /// The analyst charged.
+    pub analyst: String,
+    /// When (UTC).
+    pub created: String,
+    /// The catalog file and the SHA-256 of its bytes.
+    pub catalog: CatalogFingerprint,
+    /// The ledger request id of the job's single charge.
+    pub request_id: String,
+    /// Confidence level of every interval and reliability flag.
+    pub confidence: f64,
+    /// Total ε charged for the job (exact sum of the queries).
+    pub epsilon: String,
+    /// Total δ charged for the job (exact sum).
+    pub delta: String,
+    /// Remaining budget per scope after the charge.
+    pub remaining: Vec<String>,
+    /// One entry per query.
+    pub queries: Vec<QueryEntry>,
+}
+
+/// The catalog an export used.
+#[derive(Clone, Debug, Serialize)]
+pub struct CatalogFingerprint {
+    /// Its path.
+    pub path: String,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
+/// One released query.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryEntry {
+    /// Name (file stem).
+    pub name: String,
+    /// Output file name.
+    pub file: String,
+    /// Output format.
+    pub format: crate::output::FileFormat,
+    /// The SQL as written.
+    pub sql: String,
+    /// ε of this query (exact decimal).
+    pub epsilon: String,
+    /// δ of this query (exact decimal).
+    pub delta: String,
+    /// How ε was split inside the query.
+    pub split: Vec<BudgetShare>,
+    /// Mechanism and scale per aggregate component.
+    pub columns: Vec<ColumnNoise>,
+    /// At most this many groups per privacy unit.
+    pub max_groups_contributed: u32,
+    /// At most this many rows per unit and group.
+    pub max_rows_contributed: u32,
+    /// How group keys were chosen.
+    pub group_selection: privagg_sql::GroupSelection,
+    /// Private keys: groups need about this many units to be released with even odds.
+    pub units_for_even_odds: Option<u64>,
+    /// Rows released (a DP count: only released groups, never suppressed ones).
+    pub rows: usize,
+    /// Per-cell interval and reliability.
+    pub accuracy: Vec<CellAccuracy>,
+}
+
+impl Manifest {
+    /// Builds the manifest of a finished job.
+    pub fn new(job: &Job, fingerprint: &str, releases: &[Release], files: &[PathBuf]) -> Self {
+        let queries: Vec<QueryEntry> = job
+            .queries
+            .iter()
+            .zip(releases)
+            .zip(files)
+            .map(|((q, r), f)| {
+                let m = &r.metadata;
+                QueryEntry {
+                    name: q.name.clone(),
+                    file: f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    format: q.format,
+                    sql: m.sql.clone(),
+                    epsilon: m.epsilon.clone(),
+                    delta: m.delta.clone(),
+                    split: m.split.clone(),
+                    columns: m.columns.clone(),
+                    max_groups_contributed: m.max_groups_contributed,
+                    max_rows_contributed: m.max_rows_contributed,
+                    group_selection: m.group_selection,
+                    units_for_even_odds: m.units_for_even_odds,
+                    rows: m.groups_released,
+                    accuracy: m.accuracy.clone(),
+                }
+            })
+            .collect();
+        Self {
+            privagg_version: env!("CARGO_PKG_VERSION"),
+            job: job.file.display().to_string(),
+            analyst: job.analyst.clone(),
+            created: privagg_budget::format_time_ms(now_ms()),
+            catalog: CatalogFingerprint {
+                path: job.catalog.display().to_string(),
+                sha256: fingerprint.to_string(),
+            },
+            request_id: releases
+                .first()
+                .map(|r| r.metadata.request_id.clone())
+                .unwrap_or_default(),
+            confidence: job.confidence,
+            epsilon: exact_sum(queries.iter().map(|q| q.epsilon.as_str())),
+            delta: exact_sum(queries.iter().map(|q| q.delta.as_str())),
+            remaining: releases
+                .first()
+                .map(|r| r.metadata.remaining.clone())
+                .unwrap_or_default(),
+            queries,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// The exact sum of decimal amounts (as the ledger charged them).
+fn exact_sum<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let mut total = Amount::ZERO;
+    for v in values {
+        match Amount::parse(v, Rounding::Up)
+            .ok()
+            .and_then(|a| total.checked_add(a))
+        {
+            Some(t) => total = t,
+            None => return "unknown".into(),
+        }
+    }
+    total.to_string()
+}

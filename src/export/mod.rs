@@ -1,0 +1,148 @@
+//! `privagg export`: a batch of named queries charged up front as one
+//! all-or-nothing request, each result written atomically as Parquet, CSV or
+//! JSON, plus `manifest.json` (machine-readable) and `REPORT.md` (a
+//! plain-language privacy and accuracy report).
+
+pub mod job;
+mod manifest;
+mod progress;
+mod report;
+
+use std::path::{Path, PathBuf};
+
+use privagg_sql::{BatchQuery, PrivateContext, QueryConfig, Release, SqlError};
+use sha2::{Digest, Sha256};
+
+use crate::atomic::write_atomically;
+use crate::output::encode;
+pub use job::{Job, JobQuery};
+pub use manifest::Manifest;
+use progress::Progress;
+
+/// Errors of an export.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The job file is missing or invalid.
+    #[error("{0}")]
+    Job(String),
+    /// Planning, charging or running a query failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// Writing an output failed (the budget was already charged).
+    #[error("writing {path}: {detail} (the job's budget was charged; files already written are complete)")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        detail: String,
+    },
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug)]
+pub struct ExportSummary {
+    /// The output folder.
+    pub out: PathBuf,
+    /// Result files, in job order.
+    pub files: Vec<PathBuf>,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+/// Runs the job in `job_file`, writing into `out` (created if missing).
+/// `show_progress`: draw a progress bar on stderr.
+///
+/// # Errors
+/// [`ExportError`]; nothing is charged unless every query plans and the
+/// whole job is affordable.
+pub async fn run(
+    job_file: &Path,
+    out: &Path,
+    show_progress: bool,
+) -> Result<ExportSummary, ExportError> {
+    let job = Job::load(job_file).map_err(ExportError::Job)?;
+    let ctx = PrivateContext::open(&job.catalog).await?;
+    let catalog_bytes = std::fs::read(&job.catalog).map_err(|e| {
+        ExportError::Sql(SqlError::Catalog {
+            file: job.catalog.display().to_string(),
+            table: None,
+            key: None,
+            message: e.to_string(),
+        })
+    })?;
+    let fingerprint = hex(&Sha256::digest(&catalog_bytes));
+    let queries: Vec<BatchQuery> = job
+        .queries
+        .iter()
+        .map(|q| BatchQuery {
+            name: q.name.clone(),
+            sql: q.sql.clone(),
+            epsilon: q.epsilon,
+            delta: q.delta,
+        })
+        .collect();
+    let config = QueryConfig {
+        confidence: job.confidence,
+        intervals: true,
+    };
+    let mut bar = Progress::new(show_progress, job.queries.len() + 1);
+    let audited = format!("export {}\n{}", job.file.display(), job.text);
+    let releases = ctx
+        .query_batch(&job.analyst, &audited, &queries, config, &mut |done| {
+            bar.set(done, "running queries")
+        })
+        .await?;
+    std::fs::create_dir_all(out).map_err(|e| ExportError::Write {
+        path: out.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let mut files = Vec::new();
+    for (q, r) in job.queries.iter().zip(&releases) {
+        files.push(write_result(out, q, r)?);
+    }
+    bar.set(job.queries.len() + 1, "writing the manifest and report");
+    let manifest = Manifest::new(&job, &fingerprint, &releases, &files);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Write {
+        path: out.join("manifest.json"),
+        detail: e.to_string(),
+    })?;
+    write(&out.join("manifest.json"), &json)?;
+    write(
+        &out.join("REPORT.md"),
+        report::render(&manifest).as_bytes(),
+    )?;
+    bar.finish();
+    Ok(ExportSummary {
+        out: out.to_path_buf(),
+        files,
+        manifest,
+    })
+}
+
+fn write_result(out: &Path, q: &JobQuery, r: &Release) -> Result<PathBuf, ExportError> {
+    let path = out.join(format!("{}.{}", q.name, q.format.extension()));
+    let schema = r
+        .batches
+        .first()
+        .map(|b| b.schema().as_ref().clone())
+        .unwrap_or_else(datafusion::arrow::datatypes::Schema::empty);
+    let bytes = encode(&r.batches, &schema, q.format).map_err(|detail| ExportError::Write {
+        path: path.clone(),
+        detail,
+    })?;
+    write(&path, &bytes)?;
+    Ok(path)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    write_atomically(path, bytes).map_err(|e| ExportError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,137 @@
+//! `REPORT.md`: the privacy and accuracy of an export in plain language, for
+//! a compliance reviewer or a customer-facing privacy page.
+
+use std::fmt::Write;
+
+use privagg_sql::release::TOO_NOISY_RELATIVE_HALF_WIDTH;
+use privagg_sql::GroupSelection;
+
+use super::manifest::Manifest;
+use crate::render::number;
+
+/// Renders the report. Mentions suppression only in aggregate, public terms:
+/// how many groups were withheld is itself private and is never stated.
+pub fn render(m: &Manifest) -> String {
+    let mut s = String::new();
+    let level = m.confidence * 100.0;
+    let _ = writeln!(s, "# Privacy and accuracy report\n");
+    let _ = writeln!(
+        s,
+        "Export job `{}` run for analyst `{}` on {} (privagg {}).  \nCatalog `{}` (SHA-256 `{}`), ledger request `{}`.\n",
+        m.job, m.analyst, m.created, m.privagg_version, m.catalog.path, m.catalog.sha256, m.request_id
+    );
+    let _ = writeln!(s, "## The guarantee\n");
+    let _ = writeln!(
+        s,
+        "Every number in this export is **differentially private at the level of one customer** \
+         (the table's privacy unit). The whole export cost ε = {} and δ = {} of the analyst's \
+         privacy budget, charged once before any data was read. In words: whether or not any one \
+         customer's data was used, the chance of producing these files changes by at most a factor \
+         of {:.2} (e^ε), except with probability at most δ. This holds for everything in the \
+         export together, and for anything computed from it later.\n",
+        m.epsilon,
+        m.delta,
+        m.epsilon.parse::<f64>().unwrap_or(f64::NAN).exp()
+    );
+    let _ = writeln!(
+        s,
+        "How this is achieved: customers who have not consented to analytics are never read; each \
+         customer's influence is bounded (a limited number of groups per query, a limited number of \
+         rows per group, values clamped to declared bounds); then exact random noise calibrated to \
+         that bound is added to every value. Numbers are therefore approximate by design.\n"
+    );
+    let _ = writeln!(s, "## What was released\n");
+    let _ = writeln!(s, "| file | ε | δ | rows | groups per customer | rows per customer and group |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for q in &m.queries {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | ≤ {} | ≤ {} |",
+            q.file, q.epsilon, q.delta, q.rows, q.max_groups_contributed, q.max_rows_contributed
+        );
+    }
+    let _ = writeln!(s, "\nBudget remaining after this export: {}.\n", m.remaining.join("; "));
+    let _ = writeln!(s, "## Reliability of each segment\n");
+    let _ = writeln!(
+        s,
+        "Each value has a {level:.0}% confidence interval (columns `<name>_ci_low` and \
+         `<name>_ci_high` in the files): the noise keeps the true value inside it {level:.0}% of \
+         the time. A value is marked **not reliable** when the interval's half-width exceeds \
+         {:.0}% of the value: do not act on it (merge segments, widen the time range, or spend \
+         more budget).\n",
+        TOO_NOISY_RELATIVE_HALF_WIDTH * 100.0
+    );
+    for q in &m.queries {
+        let _ = writeln!(s, "### `{}`\n\n```sql\n{}\n```\n", q.name, q.sql.trim());
+        match q.group_selection {
+            GroupSelection::PublicGroups => {
+                let _ = writeln!(
+                    s,
+                    "Segments come from a published list: every listed segment is present, \
+                     including segments with no customers.\n"
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "Segments found in the data were published only if a noisy count of their \
+                     customers passed a threshold{}. Smaller segments are withheld to protect \
+                     their members; how many were withheld is not reported, because that number \
+                     is itself private.\n",
+                    q.units_for_even_odds
+                        .map(|n| format!(" (about {n} customers give even odds)"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        if q.accuracy.is_empty() {
+            let _ = writeln!(
+                s,
+                "No interval is available for these values (percentiles depend on the data's \
+                 distribution); treat them as approximate.\n"
+            );
+            continue;
+        }
+        let _ = writeln!(s, "| segment | value | estimate | {level:.0}% interval | ± relative | reliable |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for c in &q.accuracy {
+            let rel = if c.relative_half_width.is_finite() {
+                format!("{:.1}%", c.relative_half_width * 100.0)
+            } else {
+                "∞".into()
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | [{}, {}] | {} | {} |",
+                if c.segment.is_empty() { "(all)" } else { &c.segment },
+                c.column,
+                number(c.value),
+                number(c.ci_low),
+                number(c.ci_high),
+                rel,
+                if c.too_noisy { "**no**" } else { "yes" }
+            );
+        }
+        let unreliable = q.accuracy.iter().filter(|c| c.too_noisy).count();
+        let _ = writeln!(
+            s,
+            "\n{} of {} values reliable.\n",
+            q.accuracy.len() - unreliable,
+            q.accuracy.len()
+        );
+    }
+    let _ = writeln!(s, "## What this does not protect\n");
+    for line in LIMITATIONS {
+        let _ = writeln!(s, "- {line}");
+    }
+    s
+}
+
+/// Honest limits of the guarantee, printed in every report.
+const LIMITATIONS: [&str; 5] = [
+    "Differential privacy protects individual customers, not groups: facts about a large segment as a whole are what is released, and they can be sensitive in themselves.",
+    "The guarantee is per customer as identified by the privacy unit. If one person has several customer ids, or a household shares one, the protection per person is weaker or shared accordingly.",
+    "The budget bounds what this analyst can learn in total; releases to other analysts are accounted separately (and by a per-table cap where the catalog sets one).",
+    "Declared bounds, public segment lists and the schema are public by assumption; values outside the bounds were clamped, which biases sums and averages when many customers exceed them.",
+    "Timing, file sizes and the fact that a query was run are not protected; the content of the files is.",
+];

@@ -1,0 +1,103 @@
+//! Human-readable release tables: each value with its confidence interval
+//! and a `~` on values too noisy to act on.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::util::display::array_value_to_string;
+use privagg_sql::release::TOO_NOISY_RELATIVE_HALF_WIDTH;
+
+/// A number with precision suited to its size.
+pub fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let a = x.abs();
+    if a >= 1000.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// One rendered cell and whether it is flagged as too noisy.
+fn value_cell(batch: &RecordBatch, column: usize, row: usize, ci: Option<(usize, usize)>) -> String {
+    let col = batch.column(column);
+    if col.is_null(row) {
+        return "NULL".into();
+    }
+    let as_f64 = |i: usize| -> Option<f64> {
+        let a = cast(batch.column(i), &DataType::Float64).ok()?;
+        let a = a.as_primitive::<Float64Type>();
+        (!a.is_null(row)).then(|| a.value(row))
+    };
+    match (ci, as_f64(column)) {
+        (Some((lo, hi)), Some(v)) => match (as_f64(lo), as_f64(hi)) {
+            (Some(l), Some(h)) => {
+                let noisy = v == 0.0 || (h - l) / 2.0 / v.abs() > TOO_NOISY_RELATIVE_HALF_WIDTH;
+                format!(
+                    "{} [{}, {}]{}",
+                    number(v),
+                    number(l),
+                    number(h),
+                    if noisy { " ~" } else { "" }
+                )
+            }
+            _ => number(v),
+        },
+        (None, Some(v)) if col.data_type().is_floating() => number(v),
+        _ => array_value_to_string(col, row).unwrap_or_default(),
+    }
+}
+
+/// Renders batches as an aligned text table, folding `<col>_ci_low` and
+/// `<col>_ci_high` into the value column as `value [low, high]`.
+pub fn release_table(batches: &[RecordBatch]) -> String {
+    let Some(first) = batches.first() else {
+        return "(no rows)\n".into();
+    };
+    let schema = first.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let shown: Vec<(usize, Option<(usize, usize)>)> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.ends_with("_ci_low") && !n.ends_with("_ci_high"))
+        .map(|(i, n)| {
+            let lo = names.iter().position(|m| *m == format!("{n}_ci_low"));
+            let hi = names.iter().position(|m| *m == format!("{n}_ci_high"));
+            (i, lo.zip(hi))
+        })
+        .collect();
+    let mut rows: Vec<Vec<String>> = vec![shown.iter().map(|(i, _)| names[*i].to_string()).collect()];
+    for b in batches {
+        for r in 0..b.num_rows() {
+            rows.push(shown.iter().map(|(i, ci)| value_cell(b, *i, r, *ci)).collect());
+        }
+    }
+    if rows.len() == 1 {
+        return "(no rows)\n".into();
+    }
+    let widths: Vec<usize> = (0..shown.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (k, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str("  ");
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if k == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str("  ");
+            out.push_str(&rule.join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
