@@ -113,7 +113,12 @@ struct Common {
     sql: String,
 }
 
-fn args(common: Common, confidence: Option<f64>, format: Format, out: Option<PathBuf>) -> QueryArgs {
+fn args(
+    common: Common,
+    confidence: Option<f64>,
+    format: Format,
+    out: Option<PathBuf>,
+) -> QueryArgs {
     QueryArgs {
         catalog: common.catalog,
         analyst: common.analyst,
@@ -148,7 +153,10 @@ fn main() -> ExitCode {
             confidence,
             format,
             out,
-        } => block_on(run_query(&args(common, confidence, format, out), &mut stdout)),
+        } => block_on(run_query(
+            &args(common, confidence, format, out),
+            &mut stdout,
+        )),
         Command::Explain { common, format } => {
             block_on(run_explain(&args(common, None, format, None), &mut stdout))
         }

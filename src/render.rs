@@ -23,7 +23,12 @@ pub fn number(x: f64) -> String {
 }
 
 /// One rendered cell and whether it is flagged as too noisy.
-fn value_cell(batch: &RecordBatch, column: usize, row: usize, ci: Option<(usize, usize)>) -> String {
+fn value_cell(
+    batch: &RecordBatch,
+    column: usize,
+    row: usize,
+    ci: Option<(usize, usize)>,
+) -> String {
     let col = batch.column(column);
     if col.is_null(row) {
         return "NULL".into();
@@ -70,10 +75,16 @@ pub fn release_table(batches: &[RecordBatch]) -> String {
             (i, lo.zip(hi))
         })
         .collect();
-    let mut rows: Vec<Vec<String>> = vec![shown.iter().map(|(i, _)| names[*i].to_string()).collect()];
+    let mut rows: Vec<Vec<String>> =
+        vec![shown.iter().map(|(i, _)| names[*i].to_string()).collect()];
     for b in batches {
         for r in 0..b.num_rows() {
-            rows.push(shown.iter().map(|(i, ci)| value_cell(b, *i, r, *ci)).collect());
+            rows.push(
+                shown
+                    .iter()
+                    .map(|(i, ci)| value_cell(b, *i, r, *ci))
+                    .collect(),
+            );
         }
     }
     if rows.len() == 1 {

@@ -32,8 +32,16 @@ pub async fn run_export(job: &Path, out_dir: &Path, out: &mut impl Write) -> Res
     for (q, f) in m.queries.iter().zip(&summary.files) {
         writeln!(out, "  {:<24} {} row(s) → {}", q.name, q.rows, f.display())?;
     }
-    writeln!(out, "  manifest → {}", summary.out.join("manifest.json").display())?;
-    writeln!(out, "  report   → {}", summary.out.join("REPORT.md").display())?;
+    writeln!(
+        out,
+        "  manifest → {}",
+        summary.out.join("manifest.json").display()
+    )?;
+    writeln!(
+        out,
+        "  report   → {}",
+        summary.out.join("REPORT.md").display()
+    )?;
     for r in &m.remaining {
         writeln!(out, "remaining: {r}")?;
     }

@@ -150,7 +150,11 @@ pub fn run_audit(catalog: &Path, verify: bool, out: &mut impl Write) -> Result<(
         let v = ledger.verify_audit().map_err(SqlError::from)?;
         return match (v.first_broken, v.problem) {
             (None, _) => {
-                writeln!(out, "audit log intact: {} entries, hash chain verified", v.entries)?;
+                writeln!(
+                    out,
+                    "audit log intact: {} entries, hash chain verified",
+                    v.entries
+                )?;
                 Ok(())
             }
             (Some(seq), problem) => Err(CliError::Other(format!(

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use privagg_budget::{Amount, Rounding};
 use privagg_sql::Release;
 use privagg_sql::release::{BudgetShare, CellAccuracy, ColumnNoise};
-use privagg_budget::{Amount, Rounding};
 use serde::Serialize;
 
 use super::job::Job;

@@ -30,7 +30,9 @@ pub enum ExportError {
     #[error(transparent)]
     Sql(#[from] SqlError),
     /// Writing an output failed (the budget was already charged).
-    #[error("writing {path}: {detail} (the job's budget was charged; files already written are complete)")]
+    #[error(
+        "writing {path}: {detail} (the job's budget was charged; files already written are complete)"
+    )]
     Write {
         /// The file.
         path: PathBuf,
@@ -108,10 +110,7 @@ pub async fn run(
         detail: e.to_string(),
     })?;
     write(&out.join("manifest.json"), &json)?;
-    write(
-        &out.join("REPORT.md"),
-        report::render(&manifest).as_bytes(),
-    )?;
+    write(&out.join("REPORT.md"), report::render(&manifest).as_bytes())?;
     bar.finish();
     Ok(ExportSummary {
         out: out.to_path_buf(),

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use privagg_sql::release::TOO_NOISY_RELATIVE_HALF_WIDTH;
 use privagg_sql::GroupSelection;
+use privagg_sql::release::TOO_NOISY_RELATIVE_HALF_WIDTH;
 
 use super::manifest::Manifest;
 use crate::render::number;
@@ -18,7 +18,13 @@ pub fn render(m: &Manifest) -> String {
     let _ = writeln!(
         s,
         "Export job `{}` run for analyst `{}` on {} (privagg {}).  \nCatalog `{}` (SHA-256 `{}`), ledger request `{}`.\n",
-        m.job, m.analyst, m.created, m.privagg_version, m.catalog.path, m.catalog.sha256, m.request_id
+        m.job,
+        m.analyst,
+        m.created,
+        m.privagg_version,
+        m.catalog.path,
+        m.catalog.sha256,
+        m.request_id
     );
     let _ = writeln!(s, "## The guarantee\n");
     let _ = writeln!(
@@ -41,7 +47,10 @@ pub fn render(m: &Manifest) -> String {
          that bound is added to every value. Numbers are therefore approximate by design.\n"
     );
     let _ = writeln!(s, "## What was released\n");
-    let _ = writeln!(s, "| file | ε | δ | rows | groups per customer | rows per customer and group |");
+    let _ = writeln!(
+        s,
+        "| file | ε | δ | rows | groups per customer | rows per customer and group |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for q in &m.queries {
         let _ = writeln!(
@@ -50,7 +59,11 @@ pub fn render(m: &Manifest) -> String {
             q.file, q.epsilon, q.delta, q.rows, q.max_groups_contributed, q.max_rows_contributed
         );
     }
-    let _ = writeln!(s, "\nBudget remaining after this export: {}.\n", m.remaining.join("; "));
+    let _ = writeln!(
+        s,
+        "\nBudget remaining after this export: {}.\n",
+        m.remaining.join("; ")
+    );
     let _ = writeln!(s, "## Reliability of each segment\n");
     let _ = writeln!(
         s,
@@ -92,7 +105,10 @@ pub fn render(m: &Manifest) -> String {
             );
             continue;
         }
-        let _ = writeln!(s, "| segment | value | estimate | {level:.0}% interval | ± relative | reliable |");
+        let _ = writeln!(
+            s,
+            "| segment | value | estimate | {level:.0}% interval | ± relative | reliable |"
+        );
         let _ = writeln!(s, "|---|---|---|---|---|---|");
         for c in &q.accuracy {
             let rel = if c.relative_half_width.is_finite() {
@@ -103,7 +119,11 @@ pub fn render(m: &Manifest) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | [{}, {}] | {} | {} |",
-                if c.segment.is_empty() { "(all)" } else { &c.segment },
+                if c.segment.is_empty() {
+                    "(all)"
+                } else {
+                    &c.segment
+                },
                 c.column,
                 number(c.value),
                 number(c.ci_low),

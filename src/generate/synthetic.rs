@@ -17,8 +17,8 @@ const CHANNEL_WEIGHTS: [f64; 3] = [0.55, 0.30, 0.15];
 /// Home cities: a long tail (Zipf-like sizes), so some are too small to report.
 pub const CITIES: [&str; 24] = [
     "Lyon", "Porto", "Gent", "Graz", "Turku", "Aarhus", "Bergen", "Bilbao", "Brno", "Cork",
-    "Delft", "Evora", "Fano", "Gouda", "Hamar", "Ieper", "Jena", "Kotor", "Lund", "Mende",
-    "Nyon", "Olot", "Pula", "Rye",
+    "Delft", "Evora", "Fano", "Gouda", "Hamar", "Ieper", "Jena", "Kotor", "Lund", "Mende", "Nyon",
+    "Olot", "Pula", "Rye",
 ];
 
 /// One purchase row.

@@ -70,7 +70,10 @@ impl PrivateContext {
         let mut planned = Vec::with_capacity(queries.len());
         for q in queries {
             let prepared = match q.overrides() {
-                Ok(o) => self.prepare_request(&q.sql, rng.next_u64() as i64, &o).await,
+                Ok(o) => {
+                    self.prepare_request(&q.sql, rng.next_u64() as i64, &o)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             match prepared {

@@ -11,8 +11,8 @@ use datafusion::prelude::SessionContext;
 use privagg_budget::{ChargeRequest, Ledger, Limit, PrivacyCost, Rejection, Scope, SqliteLedger};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, TableConfig};
 use crate::batch::BatchQuery;
+use crate::catalog::{Catalog, TableConfig};
 use crate::dialect::{Statement, parse_request};
 use crate::error::{Result, SqlError, rejected};
 use crate::options::OptionValues;
@@ -361,7 +361,9 @@ impl PrivateContext {
             for t in &p.analysis.private_tables {
                 if let Some(cfg) = self.catalog.table(t)
                     && let Some(eps) = cfg.epsilon
-                    && !scopes.iter().any(|(s, _)| *s == Scope::Table(cfg.name.clone()))
+                    && !scopes
+                        .iter()
+                        .any(|(s, _)| *s == Scope::Table(cfg.name.clone()))
                 {
                     scopes.push((
                         Scope::Table(cfg.name.clone()),

@@ -330,7 +330,11 @@ async fn each_unit_picks_its_groups_with_its_own_random_order() {
         let by_group = exact_by_group(&exact, &prepared.analysis.key_types, &[]);
         let units: Vec<i128> = by_group.values().map(|v| v[0]).collect();
         assert_eq!(units.len(), 2, "both segments present");
-        assert_eq!(units.iter().sum::<i128>(), 2000, "every user in exactly one group");
+        assert_eq!(
+            units.iter().sum::<i128>(),
+            2000,
+            "every user in exactly one group"
+        );
         // Binomial(2000, 1/2): ±200 is more than 8 standard deviations.
         assert!(units.iter().all(|n| (800..=1200).contains(n)), "{units:?}");
         let leaves = leaf_weights(&trees[0], &prepared.analysis.key_types);
@@ -341,7 +345,9 @@ async fn each_unit_picks_its_groups_with_its_own_random_order() {
         let weights: Vec<i128> = per_group.values().copied().collect();
         let total: i128 = weights.iter().sum();
         assert!(
-            weights.iter().all(|w| *w * 10 >= total * 4 && *w * 10 <= total * 6),
+            weights
+                .iter()
+                .all(|w| *w * 10 >= total * 4 && *w * 10 <= total * 6),
             "percentile plan: {weights:?}"
         );
     }

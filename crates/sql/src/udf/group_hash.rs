@@ -48,7 +48,11 @@ impl ScalarUDFImpl for GroupHash {
         Ok(DataType::UInt64)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (Some(salt), Some(unit), keys) = (args.args.first(), args.args.get(1), args.args.get(2..).unwrap_or_default()) else {
+        let (Some(salt), Some(unit), keys) = (
+            args.args.first(),
+            args.args.get(1),
+            args.args.get(2..).unwrap_or_default(),
+        ) else {
             return exec_err!("privagg_group_hash takes (salt, unit, keys...)");
         };
         let Some(salt) = literal_i64(salt) else {

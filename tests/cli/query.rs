@@ -1,67 +1,12 @@
-//! The `privagg` binary, tested as a process.
+//! `privagg query` and `privagg explain` on ../shared/data/PUMS_dup.csv.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
-
-use std::process::Command;
-
-fn privagg() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_privagg"))
-}
-
-#[test]
-fn demo_prints_private_statistics_with_intervals_and_budget() {
-    let out = privagg()
-        .args(["demo", "--customers", "3000"])
-        .output()
-        .expect("run privagg");
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "by loyalty tier",
-        "bronze",
-        "platinum",
-        "95% interval",
-        "Median basket",
-        "epsilon = 1.000",
-        "delta = 1e-6",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
-    }
-}
+use crate::common::{privagg, pums_catalog, run};
 
 #[test]
 fn unknown_command_is_a_usage_error() {
     let out = privagg().arg("frobnicate").output().expect("run privagg");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
-}
-
-/// A catalog over ../shared/data/PUMS_dup.csv with a ledger in `dir`.
-fn pums_catalog(dir: &std::path::Path, analyst_epsilon: f64) -> std::path::PathBuf {
-    let data =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/PUMS_dup.csv");
-    let text = format!(
-        "[ledger]\npath = \"ledger.db\"\n[[analysts]]\nname = \"alice\"\nepsilon = {analyst_epsilon}\ndelta = 1e-5\n\
-         [[tables]]\nname = \"pums\"\npath = \"{}\"\nprivacy_unit = \"pid\"\nmax_rows_per_group = 2\n\
-         [tables.columns.age]\nlower = 0.0\nupper = 100.0\n[tables.columns.sex]\npublic_values = [0, 1]\n",
-        data.display()
-    );
-    let path = dir.join("privagg.toml");
-    std::fs::write(&path, text).expect("write catalog");
-    path
-}
-
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = privagg().args(args).output().expect("run privagg");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -1,0 +1,11 @@
+//! The `privagg` binary, tested as a process: every command, on generated
+//! data and on the CSVs in ../shared/data.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
+
+mod common;
+mod concurrency;
+mod demo;
+mod export;
+mod ledger;
+mod query;
