@@ -22,7 +22,8 @@ pub fn number(x: f64) -> String {
     }
 }
 
-/// One rendered cell and whether it is flagged as too noisy.
+/// One rendered cell: `value [low, high]` (with `~` when too noisy) when the
+/// interval columns are given, else the value alone.
 fn value_cell(
     batch: &RecordBatch,
     column: usize,
@@ -60,6 +61,16 @@ fn value_cell(
 /// Renders batches as an aligned text table, folding `<col>_ci_low` and
 /// `<col>_ci_high` into the value column as `value [low, high]`.
 pub fn release_table(batches: &[RecordBatch]) -> String {
+    table(batches, true)
+}
+
+/// Renders batches as an aligned text table with every column shown
+/// (intervals as their own columns), numbers rounded for reading.
+pub fn plain_table(batches: &[RecordBatch]) -> String {
+    table(batches, false)
+}
+
+fn table(batches: &[RecordBatch], fold: bool) -> String {
     let Some(first) = batches.first() else {
         return "(no rows)\n".into();
     };
@@ -68,11 +79,11 @@ pub fn release_table(batches: &[RecordBatch]) -> String {
     let shown: Vec<(usize, Option<(usize, usize)>)> = names
         .iter()
         .enumerate()
-        .filter(|(_, n)| !n.ends_with("_ci_low") && !n.ends_with("_ci_high"))
+        .filter(|(_, n)| !fold || (!n.ends_with("_ci_low") && !n.ends_with("_ci_high")))
         .map(|(i, n)| {
             let lo = names.iter().position(|m| *m == format!("{n}_ci_low"));
             let hi = names.iter().position(|m| *m == format!("{n}_ci_high"));
-            (i, lo.zip(hi))
+            (i, if fold { lo.zip(hi) } else { None })
         })
         .collect();
     let mut rows: Vec<Vec<String>> =

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::io::IsTerminal;
 
 use datafusion::arrow::datatypes::Schema;
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use privagg_sql::{PrivateContext, QueryConfig, Release};
 
 use crate::atomic::write_atomically;
@@ -135,9 +134,7 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
 }
 
 fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> {
-    let table =
-        pretty_format_batches(&release.batches).map_err(|e| CliError::Other(e.to_string()))?;
-    writeln!(out, "{table}")?;
+    write!(out, "{}", crate::render::plain_table(&release.batches))?;
     let m = &release.metadata;
     writeln!(
         out,
