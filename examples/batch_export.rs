@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo run --example batch_export`
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // examples assert what they print
+
 use privagg::export;
 use privagg::generate::generate;
 

@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo run --example mechanism`
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // examples assert what they print
+
 use privagg::noise::{Epsilon, L1Sensitivity, LaplaceMechanism, SecureRng};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

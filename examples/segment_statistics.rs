@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo run --example segment_statistics`
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // examples assert what they print
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
