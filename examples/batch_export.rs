@@ -43,12 +43,12 @@ format = "json"
         m.epsilon, m.analyst, m.request_id
     );
     for (q, file) in m.queries.iter().zip(&summary.files) {
-        let unreliable = q.accuracy.iter().filter(|c| c.too_noisy).count();
+        let unreliable = q.release.accuracy.iter().filter(|c| c.too_noisy).count();
         println!(
             "  {:<14} epsilon {:<4} {} rows, {} unreliable value(s) → {}",
             q.name,
-            q.epsilon,
-            q.rows,
+            q.release.epsilon,
+            q.release.groups_released,
             unreliable,
             file.display()
         );
@@ -56,7 +56,7 @@ format = "json"
     // What the example promises.
     assert_eq!(m.epsilon, "1");
     assert_eq!(m.queries.len(), 2);
-    assert_eq!(m.queries[0].rows, 4, "four public tiers");
+    assert_eq!(m.queries[0].release.groups_released, 4, "four public tiers");
     assert!(summary.files.iter().all(|f| f.is_file()));
     assert!(out.join("manifest.json").is_file() && out.join("REPORT.md").is_file());
     let report = std::fs::read_to_string(out.join("REPORT.md"))?;

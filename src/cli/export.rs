@@ -30,7 +30,13 @@ pub async fn run_export(job: &Path, out_dir: &Path, out: &mut impl Write) -> Res
         m.queries.len()
     )?;
     for (q, f) in m.queries.iter().zip(&summary.files) {
-        writeln!(out, "  {:<24} {} row(s) → {}", q.name, q.rows, f.display())?;
+        writeln!(
+            out,
+            "  {:<24} {} row(s) → {}",
+            q.name,
+            q.release.groups_released,
+            f.display()
+        )?;
     }
     writeln!(
         out,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use privagg_budget::{Amount, Rounding};
 use privagg_sql::Release;
-use privagg_sql::release::{BudgetShare, CellAccuracy, ColumnNoise};
+use privagg_sql::ReleaseMetadata;
 use serde::Serialize;
 
 use super::job::Job;
@@ -45,7 +45,8 @@ pub struct CatalogFingerprint {
     pub sha256: String,
 }
 
-/// One released query.
+/// One released query: its file and the release's own metadata (cost,
+/// split, noise per column, contribution bounds, released rows, accuracy).
 #[derive(Clone, Debug, Serialize)]
 pub struct QueryEntry {
     /// Name (file stem).
@@ -54,28 +55,9 @@ pub struct QueryEntry {
     pub file: String,
     /// Output format.
     pub format: crate::output::FileFormat,
-    /// The SQL as written.
-    pub sql: String,
-    /// ε of this query (exact decimal).
-    pub epsilon: String,
-    /// δ of this query (exact decimal).
-    pub delta: String,
-    /// How ε was split inside the query.
-    pub split: Vec<BudgetShare>,
-    /// Mechanism and scale per aggregate component.
-    pub columns: Vec<ColumnNoise>,
-    /// At most this many groups per privacy unit.
-    pub max_groups_contributed: u32,
-    /// At most this many rows per unit and group.
-    pub max_rows_contributed: u32,
-    /// How group keys were chosen.
-    pub group_selection: privagg_sql::GroupSelection,
-    /// Private keys: groups need about this many units to be released with even odds.
-    pub units_for_even_odds: Option<u64>,
-    /// Rows released (a DP count: only released groups, never suppressed ones).
-    pub rows: usize,
-    /// Per-cell interval and reliability.
-    pub accuracy: Vec<CellAccuracy>,
+    /// What the release says about itself.
+    #[serde(flatten)]
+    pub release: ReleaseMetadata,
 }
 
 impl Manifest {
@@ -86,27 +68,14 @@ impl Manifest {
             .iter()
             .zip(releases)
             .zip(files)
-            .map(|((q, r), f)| {
-                let m = &r.metadata;
-                QueryEntry {
-                    name: q.name.clone(),
-                    file: f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    format: q.format,
-                    sql: m.sql.clone(),
-                    epsilon: m.epsilon.clone(),
-                    delta: m.delta.clone(),
-                    split: m.split.clone(),
-                    columns: m.columns.clone(),
-                    max_groups_contributed: m.max_groups_contributed,
-                    max_rows_contributed: m.max_rows_contributed,
-                    group_selection: m.group_selection,
-                    units_for_even_odds: m.units_for_even_odds,
-                    rows: m.groups_released,
-                    accuracy: m.accuracy.clone(),
-                }
+            .map(|((q, r), f)| QueryEntry {
+                name: q.name.clone(),
+                file: f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                format: q.format,
+                release: r.metadata.clone(),
             })
             .collect();
         Self {
@@ -123,8 +92,8 @@ impl Manifest {
                 .map(|r| r.metadata.request_id.clone())
                 .unwrap_or_default(),
             confidence: job.confidence,
-            epsilon: exact_sum(queries.iter().map(|q| q.epsilon.as_str())),
-            delta: exact_sum(queries.iter().map(|q| q.delta.as_str())),
+            epsilon: exact_sum(queries.iter().map(|q| q.release.epsilon.as_str())),
+            delta: exact_sum(queries.iter().map(|q| q.release.delta.as_str())),
             remaining: releases
                 .first()
                 .map(|r| r.metadata.remaining.clone())

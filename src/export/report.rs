@@ -53,10 +53,16 @@ pub fn render(m: &Manifest) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for q in &m.queries {
+        let r = &q.release;
         let _ = writeln!(
             s,
             "| `{}` | {} | {} | {} | ≤ {} | ≤ {} |",
-            q.file, q.epsilon, q.delta, q.rows, q.max_groups_contributed, q.max_rows_contributed
+            q.file,
+            r.epsilon,
+            r.delta,
+            r.groups_released,
+            r.max_groups_contributed,
+            r.max_rows_contributed
         );
     }
     let _ = writeln!(
@@ -75,8 +81,9 @@ pub fn render(m: &Manifest) -> String {
         TOO_NOISY_RELATIVE_HALF_WIDTH * 100.0
     );
     for q in &m.queries {
-        let _ = writeln!(s, "### `{}`\n\n```sql\n{}\n```\n", q.name, q.sql.trim());
-        match q.group_selection {
+        let r = &q.release;
+        let _ = writeln!(s, "### `{}`\n\n```sql\n{}\n```\n", q.name, r.sql.trim());
+        match r.group_selection {
             GroupSelection::PublicGroups => {
                 let _ = writeln!(
                     s,
@@ -91,13 +98,13 @@ pub fn render(m: &Manifest) -> String {
                      customers passed a threshold{}. Smaller segments are withheld to protect \
                      their members; how many were withheld is not reported, because that number \
                      is itself private.\n",
-                    q.units_for_even_odds
+                    r.units_for_even_odds
                         .map(|n| format!(" (about {n} customers give even odds)"))
                         .unwrap_or_default()
                 );
             }
         }
-        if q.accuracy.is_empty() {
+        if r.accuracy.is_empty() {
             let _ = writeln!(
                 s,
                 "No interval is available for these values (percentiles depend on the data's \
@@ -110,7 +117,7 @@ pub fn render(m: &Manifest) -> String {
             "| segment | value | estimate | {level:.0}% interval | ± relative | reliable |"
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|");
-        for c in &q.accuracy {
+        for c in &r.accuracy {
             let rel = if c.relative_half_width.is_finite() {
                 format!("{:.1}%", c.relative_half_width * 100.0)
             } else {
@@ -132,12 +139,12 @@ pub fn render(m: &Manifest) -> String {
                 if c.too_noisy { "**no**" } else { "yes" }
             );
         }
-        let unreliable = q.accuracy.iter().filter(|c| c.too_noisy).count();
+        let unreliable = r.accuracy.iter().filter(|c| c.too_noisy).count();
         let _ = writeln!(
             s,
             "\n{} of {} values reliable.\n",
-            q.accuracy.len() - unreliable,
-            q.accuracy.len()
+            r.accuracy.len() - unreliable,
+            r.accuracy.len()
         );
     }
     let _ = writeln!(s, "## What this does not protect\n");

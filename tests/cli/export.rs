@@ -82,7 +82,7 @@ fn export_writes_every_result_a_manifest_and_a_report() {
 
     // Public tiers: 4 rows, with 90% intervals as columns.
     assert_eq!(parquet_rows(&out.join("segment_spend.parquet")), 4);
-    assert_eq!(queries[0]["rows"], 4);
+    assert_eq!(queries[0]["groups_released"], 4);
     let csv = std::fs::read_to_string(out.join("city_customers.csv")).expect("csv");
     assert!(
         csv.starts_with("city,customers,customers_ci_low,customers_ci_high\n"),
@@ -90,7 +90,7 @@ fn export_writes_every_result_a_manifest_and_a_report() {
     );
     assert_eq!(
         csv.lines().count() as u64 - 1,
-        queries[1]["rows"].as_u64().expect("rows")
+        queries[1]["groups_released"].as_u64().expect("rows")
     );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("region_revenue.json")).expect("json"))
