@@ -183,7 +183,11 @@ pub async fn run_explain(args: &QueryArgs, out: &mut impl Write) -> Result<(), C
     for s in &e.split {
         writeln!(out, "  {:<40} epsilon {}", s.part, s.epsilon)?;
     }
-    writeln!(out, "expected 95% half-widths:")?;
+    writeln!(out, "expected 95% half-width of each output:")?;
+    for o in &e.outputs {
+        writeln!(out, "  {:<40} {}", o.aggregate, o.description)?;
+    }
+    writeln!(out, "noise per component (95% half-width, value units):")?;
     for (what, w) in &e.half_widths {
         writeln!(out, "  {what:<40} ±{w:.4}")?;
     }

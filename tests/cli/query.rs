@@ -181,3 +181,54 @@ fn bad_input_gets_the_right_exit_code_and_one_clear_line() {
         "{err}"
     );
 }
+
+/// The quickstart's steps, with the catalog taken from docs/quickstart.md
+/// itself, over ../shared/data/restaurant_week.csv.
+#[test]
+fn the_quickstart_works_as_written() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/quickstart.md")).expect("quickstart");
+    let catalog_text = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in the quickstart");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        root.join("../shared/data/restaurant_week.csv"),
+        dir.path().join("visits.csv"),
+    )
+    .expect("copy data");
+    let catalog = dir.path().join("privagg.toml");
+    std::fs::write(&catalog, catalog_text).expect("write catalog");
+    let c = catalog.to_str().expect("utf-8");
+    let sql = r#"SELECT Day, COUNT(DISTINCT VisitorId) AS visitors, AVG("Money spent (euros)") AS avg_spend FROM visits GROUP BY Day ORDER BY Day"#;
+    let (code, out, err) = run(&["explain", "--catalog", c, "--epsilon", "0.5", sql]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("cost: epsilon 0.5") && out.contains("/ n for a group of n values"),
+        "{out}"
+    );
+    let (code, out, err) = run(&[
+        "query",
+        "--catalog",
+        c,
+        "--epsilon",
+        "0.5",
+        "--confidence",
+        "0.95",
+        sql,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("visitors_ci_low") && out.contains("7 group(s) released"),
+        "{out}"
+    );
+    assert!(
+        out.contains("remaining: analyst 'me': epsilon 4.5, delta 0.00001"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["audit", "--catalog", c, "verify"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("intact: 1 entries"), "{out}");
+}

@@ -11,7 +11,9 @@ use datafusion::prelude::SessionContext;
 use privagg_budget::{ChargeRequest, Ledger, Limit, PrivacyCost, Rejection, Scope, SqliteLedger};
 use serde::Serialize;
 
+use crate::analyze::{AggCall, AggKind};
 use crate::batch::BatchQuery;
+use crate::budget_split::ComponentKind;
 use crate::catalog::{Catalog, TableConfig};
 use crate::dialect::{Statement, parse_request};
 use crate::error::{Result, SqlError, rejected};
@@ -53,8 +55,24 @@ pub struct Explanation {
     pub columns: Vec<ColumnNoise>,
     /// Expected 95% half-width of each component, in value units.
     pub half_widths: Vec<(String, f64)>,
+    /// Expected 95% half-width of each output aggregate, in its own units.
+    pub outputs: Vec<OutputAccuracy>,
     /// Groups need about this many units to be released with even odds.
     pub units_for_even_odds: Option<u64>,
+}
+
+/// The expected accuracy of one output aggregate, known before any data is read.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputAccuracy {
+    /// The aggregate as written.
+    pub aggregate: String,
+    /// Counts and sums: the 95% half-width, whatever the data.
+    pub half_width: Option<f64>,
+    /// Averages: the half-width is at most this divided by the number of
+    /// values in the group (after contribution bounding).
+    pub half_width_times_values: Option<f64>,
+    /// In words.
+    pub description: String,
 }
 
 /// The private query engine.
@@ -251,13 +269,15 @@ impl PrivateContext {
             .prepare_request(sql, 0, &OptionValues::default())
             .await?;
         let mut half_widths = Vec::new();
+        let mut outputs = Vec::new();
         for a in &prepared.aggregates {
+            let mut widths = Vec::new();
             for c in &a.components {
-                half_widths.push((
-                    format!("{} ({:?})", a.call.label, c.kind),
-                    c.mechanism.half_width(0.95)? * c.grid.spacing(),
-                ));
+                let w = c.mechanism.half_width(0.95)? * c.grid.spacing();
+                half_widths.push((format!("{} ({:?})", a.call.label, c.kind), w));
+                widths.push((c.kind, w));
             }
+            outputs.push(output_accuracy(&a.call, &widths));
         }
         Ok(Explanation {
             plan: prepared.bounded.display_indent().to_string(),
@@ -274,6 +294,7 @@ impl PrivateContext {
             split: prepared.split(),
             columns: columns(&prepared),
             half_widths,
+            outputs,
             units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
         })
     }
@@ -402,6 +423,53 @@ impl PrivateContext {
             reason: error.to_string(),
         })?;
         Ok(())
+    }
+}
+
+/// Expected accuracy of one output from its components' half-widths: counts
+/// and sums carry their noise directly; an average `mid + S/n` (S the noisy
+/// sum of values centred on the bounds' midpoint, n the noisy count) errs by
+/// at most `(W_S + half·W_n) / n` to first order, with `half` = (upper − lower)/2.
+fn output_accuracy(call: &AggCall, widths: &[(ComponentKind, f64)]) -> OutputAccuracy {
+    let of = |kind: ComponentKind| widths.iter().find(|(k, _)| *k == kind).map(|(_, w)| *w);
+    let (half_width, per_values, description) = match call.kind {
+        AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits => {
+            let w = of(ComponentKind::Count);
+            (w, None, format!("±{:.1}", w.unwrap_or(f64::NAN)))
+        }
+        AggKind::Sum => {
+            let w = of(ComponentKind::Sum);
+            (w, None, format!("±{:.1}", w.unwrap_or(f64::NAN)))
+        }
+        AggKind::Mean => {
+            let half = call.bounds.map_or(0.0, |(lo, hi)| (hi - lo) / 2.0);
+            let total = of(ComponentKind::NormalizedSum).unwrap_or(f64::NAN)
+                + half * of(ComponentKind::Count).unwrap_or(f64::NAN);
+            (
+                None,
+                Some(total),
+                format!(
+                    "about ±{total:.1} / n for a group of n values (±{:.2} at n = 1,000)",
+                    total / 1000.0
+                ),
+            )
+        }
+        AggKind::Variance | AggKind::StdDev => (
+            None,
+            None,
+            "depends on the group's size and spread: see the intervals of the release".into(),
+        ),
+        AggKind::Percentile(_) => (
+            None,
+            None,
+            "no interval (depends on the data's distribution)".into(),
+        ),
+    };
+    OutputAccuracy {
+        aggregate: call.label.clone(),
+        half_width,
+        half_width_times_values: per_values,
+        description,
     }
 }
 

@@ -29,7 +29,7 @@ mod upper;
 
 pub use batch::BatchQuery;
 pub use catalog::{Catalog, ColumnConfig, TableConfig};
-pub use context::{Explanation, PrivateContext, QueryConfig};
+pub use context::{Explanation, OutputAccuracy, PrivateContext, QueryConfig};
 pub use error::{Result, SqlError};
 pub use options::{GroupSelection, OptionValues};
 pub use register::TableSource;

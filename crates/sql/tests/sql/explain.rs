@@ -1,0 +1,96 @@
+//! `explain` predicts, before any data is read and without charging, the
+//! accuracy that the release then reports.
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use privagg_sql::QueryConfig;
+
+use crate::common::{PUMS, context};
+
+const QUERY: &str = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 0.9) \
+    sex, COUNT(*) AS n, SUM(age, contribution_bounds_per_group => (0, 400)) AS total, \
+    AVG(age) AS avg_age, MEDIAN(age) AS median_age FROM pums GROUP BY sex";
+
+fn column(batch: &datafusion::arrow::array::RecordBatch, name: &str) -> Vec<f64> {
+    let a = cast(batch.column_by_name(name).expect(name), &DataType::Float64).expect("cast");
+    a.as_primitive::<Float64Type>().values().to_vec()
+}
+
+#[tokio::test]
+async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
+    let ctx = context(PUMS).await;
+    let e = ctx.explain(QUERY).await.expect("explain");
+    assert_eq!(e.epsilon, "0.9");
+    assert_eq!(e.outputs.len(), 4);
+    let by_name = |label: &str| {
+        e.outputs
+            .iter()
+            .find(|o| o.aggregate.to_lowercase().starts_with(label))
+            .unwrap_or_else(|| panic!("{label} in {:?}", e.outputs))
+    };
+    let n_width = by_name("count")
+        .half_width
+        .expect("counts have a fixed width");
+    let sum_width = by_name("sum").half_width.expect("sums have a fixed width");
+    let avg_times_n = by_name("avg")
+        .half_width_times_values
+        .expect("averages scale with 1/n");
+    assert!(by_name("median").half_width.is_none());
+    let spent = |ctx: &privagg_sql::PrivateContext| {
+        ctx.ledger()
+            .spent(&privagg_budget::Scope::Analyst("alice".into()))
+            .expect("spent")
+            .epsilon
+            .to_string()
+    };
+    assert_eq!(spent(&ctx), "0", "explain charges nothing");
+
+    let release = ctx
+        .query_with(
+            "alice",
+            QUERY,
+            QueryConfig {
+                confidence: 0.95,
+                intervals: true,
+            },
+        )
+        .await
+        .expect("query");
+    assert_eq!(spent(&ctx), "0.9");
+    let b = &release.batches[0];
+    // Counts and sums: the released interval is exactly value ± the predicted width.
+    for (col, width) in [("n", n_width), ("total", sum_width)] {
+        let (v, lo, hi) = (
+            column(b, col),
+            column(b, &format!("{col}_ci_low")),
+            column(b, &format!("{col}_ci_high")),
+        );
+        for i in 0..b.num_rows() {
+            assert!(
+                (v[i] - lo[i] - width).abs() < 1e-6 * width.max(1.0)
+                    && (hi[i] - v[i] - width).abs() < 1e-6 * width.max(1.0),
+                "{col}: [{}, {}] around {} vs ±{width}",
+                lo[i],
+                hi[i],
+                v[i]
+            );
+        }
+    }
+    // Averages: the released half-width is within the first-order prediction
+    // for the group's (noisy) number of values, up to second-order terms.
+    let (n, lo, hi) = (
+        column(b, "n"),
+        column(b, "avg_age_ci_low"),
+        column(b, "avg_age_ci_high"),
+    );
+    for i in 0..b.num_rows() {
+        let predicted = avg_times_n / n[i];
+        let released = (hi[i] - lo[i]) / 2.0;
+        assert!(
+            released <= predicted * 1.1 && released >= predicted * 0.3,
+            "AVG half-width {released} vs predicted {predicted} at n = {}",
+            n[i]
+        );
+    }
+}
