@@ -156,39 +156,56 @@ pub(crate) fn bounded_plan(
             ));
         }
     }
+    // Stage 1b: per (unit, group) row count and partial sums, by DataFusion's
+    // hash aggregation and its own accumulators. (One interleaved state for
+    // all sums was tried: slower, see docs/performance.md.)
+    // A partial of 1 per row (COUNT(*), COUNT(DISTINCT unit)) is the row
+    // count itself: one accumulator fewer per such aggregate.
+    let one = lit(1i64);
+    let mut partials = vec![count(one.clone()).alias(ROWS)];
+    let mut fields: Vec<Expr> = vec![named(crate::analyze::UNIT)];
+    fields.extend((0..analysis.keys.len()).map(|i| named(&key_name(i))));
+    fields.push(named(ROWS));
+    for (name, e, is_count) in &row_partials {
+        if *e == one {
+            fields.push(named(ROWS).alias(name));
+            continue;
+        }
+        let summed = if *is_count {
+            sum(e.clone())
+        } else {
+            sum(cast(e.clone(), LATTICE_TYPE))
+        };
+        partials.push(summed.alias(name));
+        fields.push(named(name));
+    }
+    let per_group = input
+        .aggregate(unit_and_keys(analysis), partials)
+        .and_then(|b| b.project(fields))
+        .map_err(fail)?;
     let (per_unit, stage2_keys) = if analysis.keys.is_empty() {
         // One group: no L0 bounding needed.
-        let mut partials = vec![count(lit(1i64)).alias(ROWS)];
-        partials.extend(row_partials.iter().map(|(name, e, is_count)| {
-            let summed = if *is_count {
-                sum(e.clone())
-            } else {
-                sum(cast(e.clone(), LATTICE_TYPE))
-            };
-            summed.alias(name)
-        }));
-        (
-            input
-                .aggregate(unit_and_keys(analysis), partials)
-                .map_err(fail)?,
-            Vec::new(),
-        )
+        (per_group, Vec::new())
     } else {
-        // L0 inside the hash aggregation by unit: at most k groups per unit,
-        // the first k in salted-hash order (see udf::bottom_k).
+        // L0 over the per-(unit, group) rows, in a hash aggregation by unit:
+        // at most k groups per unit, the first k in the unit's salted-hash
+        // order (see udf::bottom_k).
+        let keys: Vec<Expr> = (0..analysis.keys.len())
+            .map(|i| named(&key_name(i)))
+            .collect();
         let mut args = vec![
             lit(salt),
             lit(i64::from(max_groups)),
-            r#struct(analysis.keys.clone()),
-            Expr::Column(analysis.unit.clone()),
+            r#struct(keys),
+            named(crate::analyze::UNIT),
+            named(ROWS),
         ];
-        args.extend(row_partials.iter().map(|(_, e, _)| e.clone()));
+        args.extend(row_partials.iter().map(|(name, _, _)| named(name)));
         let groups = Arc::new(AggregateUDF::from(BottomKGroups::new()))
             .call(args)
             .alias(GROUPS);
-        let unit = vec![Expr::Column(analysis.unit.clone()).alias(crate::analyze::UNIT)];
-        let entries = input
-            .aggregate(unit, vec![groups])
+        let entries = per_group
+            .aggregate(vec![named(crate::analyze::UNIT)], vec![groups])
             .and_then(|b| b.unnest_column(GROUPS))
             .map_err(fail)?;
         let mut fields = vec![

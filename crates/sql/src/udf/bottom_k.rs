@@ -1,5 +1,7 @@
-//! `privagg_bottom_k_groups(salt, k, keys, partials...)`: L0 bounding inside
-//! the hash aggregation. Grouped by the privacy unit, it keeps, for each
+//! `privagg_bottom_k_groups(salt, k, keys, unit, rows, partials...)`: L0
+//! bounding inside a hash aggregation. Grouped by the privacy unit, over rows
+//! that each stand for `rows` input rows of one (unit, group) with partial
+//! sums `partials`, it keeps, for each
 //! unit, the partial sums of at most `k` of the unit's groups: those first in
 //! the order of [`group_hash`] (then the key bytes), i.e. k groups picked at
 //! random for a fresh salt, the same ones `ROW_NUMBER()` over that order would
@@ -30,8 +32,8 @@ use datafusion::logical_expr::{
 
 use super::LATTICE_TYPE;
 
-/// Arguments before the per-row partials: salt, k, keys, unit.
-const FIXED_ARGS: usize = 4;
+/// Arguments before the partial sums: salt, k, keys, unit, rows.
+const FIXED_ARGS: usize = 5;
 
 /// The salt of one unit: the query's salt hashed with the unit's row bytes.
 /// Each unit thus orders its groups by its own random permutation; with the
@@ -359,6 +361,11 @@ impl GroupsAccumulator for BottomK {
         };
         let units = RowConverter::new(vec![SortField::new(units.data_type().clone())])?
             .convert_columns(std::slice::from_ref(units))?;
+        let Some(rows_in) = values.get(4) else {
+            return exec_err!("privagg_bottom_k_groups: missing row counts");
+        };
+        let rows_in = cast(rows_in, &DataType::Int64)?;
+        let rows_in = rows_in.as_primitive::<Int64Type>();
         let partials: Vec<ArrayRef> = values
             .iter()
             .skip(FIXED_ARGS)
@@ -379,7 +386,11 @@ impl GroupsAccumulator for BottomK {
                 unit,
                 hash,
                 key,
-                1,
+                if rows_in.is_null(row) {
+                    0
+                } else {
+                    rows_in.value(row)
+                },
                 partials
                     .iter()
                     .map(|p| if p.is_null(row) { 0 } else { p.value(row) }),

@@ -10,7 +10,7 @@
 //! - `privagg_cap(v, n, cap, mode)` — scales a unit's partial sum `v` over `n`
 //!   rows to at most `cap` rows' worth: `round(v·cap/n)` (or floor) when `n > cap`.
 //! - `privagg_leaf(x, lower, upper, height, branching)` — the quantile-tree leaf of a value.
-//! - `privagg_bottom_k_groups(salt, k, keys, partials...)` (aggregate) — L0
+//! - `privagg_bottom_k_groups(salt, k, keys, unit, rows, partials...)` (aggregate) — L0
 //!   bounding inside the hash aggregation by unit.
 //! - `privagg_group_hash(salt, unit, keys...)` — a keyed hash of group keys, used to
 //!   pick each unit's groups at random for L0 bounding.
