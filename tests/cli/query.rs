@@ -232,3 +232,46 @@ fn the_quickstart_works_as_written() {
     assert_eq!(code, Some(0));
     assert!(out.contains("intact: 1 entries"), "{out}");
 }
+
+#[test]
+fn query_writes_parquet_to_a_file_or_a_pipe() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = pums_catalog(dir.path(), 10.0);
+    let c = catalog.to_str().expect("utf-8 path");
+    let sql = "SELECT sex, COUNT(*) AS n FROM pums GROUP BY sex";
+    let file = dir.path().join("out.parquet");
+    let (code, out, err) = run(&[
+        "query",
+        "--catalog",
+        c,
+        "--format",
+        "parquet",
+        "--confidence",
+        "0.9",
+        "--out",
+        file.to_str().expect("utf-8"),
+        sql,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("wrote 2 row(s)"), "{out}");
+    let reader =
+        SerializedFileReader::new(std::fs::File::open(&file).expect("open")).expect("parquet");
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 2);
+    let columns: Vec<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(columns, ["sex", "n", "n_ci_low", "n_ci_high"]);
+    // To a pipe (stdout is not a terminal here): the bytes themselves.
+    let out = privagg()
+        .args(["query", "--catalog", c, "--format", "parquet", sql])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(out.stdout.starts_with(b"PAR1") && out.stdout.ends_with(b"PAR1"));
+}
