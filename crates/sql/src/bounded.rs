@@ -28,6 +28,8 @@ use crate::udf::{BottomKGroups, Cap, GroupHash, LATTICE_TYPE, Leaf, ToLattice};
 /// Column of row-encoded group keys in the result (when there are keys).
 pub(crate) const KEY_BYTES: &str = "__privagg_key_bytes";
 const GROUPS: &str = "__privagg_groups";
+/// Per-row magnitude limit of SUM partials, in lattice units (2^80).
+const SUM_ROW_LIMIT: f64 = 1_208_925_819_614_629_174_706_176.0;
 
 /// Column of distinct units per group in the result.
 pub(crate) const UNITS: &str = "__privagg_units";
@@ -141,7 +143,11 @@ pub(crate) fn bounded_plan(
                 // Numeric aggregates count their non-NULL, non-NaN values.
                 (ComponentKind::Count, _) => present(lattice(&value, lo, hi, mid, 0, 1)),
                 (ComponentKind::Sum, _) => {
-                    let edge = c.grid.max_magnitude();
+                    // Rows are clamped to ±2^80 lattice units (not the grid's
+                    // 2^100): a unit's per-group sum then cannot wrap the
+                    // 127-bit sums below 2^46 rows. The unit's total is
+                    // clamped to the SUM bounds afterwards either way.
+                    let edge = c.grid.spacing() * SUM_ROW_LIMIT;
                     Ok(lattice(&value, -edge, edge, 0.0, e, 1))
                 }
                 (ComponentKind::NormalizedSum, _) => Ok(lattice(&value, lo, hi, mid, e, 1)),
