@@ -13,7 +13,7 @@ use datafusion::logical_expr::{Aggregate, Expr, ExprSchemable, LogicalPlan, Proj
 use crate::catalog::Catalog;
 use crate::error::{Result, rejected};
 use crate::register::Views;
-use crate::udf::BOUNDS_UDF_NAME;
+use crate::udf::{BOUNDS_UDF_NAME, SHARE_UDF_NAME};
 
 /// The name of the privacy-unit column threaded through the input plan.
 pub(crate) const UNIT: &str = "__privagg_unit";
@@ -50,6 +50,8 @@ pub(crate) struct AggCall {
     pub bounds: Option<(f64, f64)>,
     /// As written (for messages and metadata).
     pub label: String,
+    /// Relative share of the query's ε (`epsilon_share => w`; 1 by default).
+    pub weight: f64,
 }
 
 /// The analysed query.
@@ -441,6 +443,32 @@ pub(crate) fn number(x: f64) -> String {
 /// The largest bound magnitude accepted (catalog and SQL alike).
 pub(crate) const MAX_BOUND: f64 = 1e15;
 
+/// The largest relative ε share accepted for one aggregate.
+pub(crate) const MAX_SHARE: f64 = 1e6;
+
+/// Splits `privagg_share(x, w)` into `x` and its weight (1 without marker).
+fn strip_share(arg: &Expr) -> Result<(Expr, f64)> {
+    let inner = match arg {
+        Expr::Cast(c) => &*c.expr,
+        other => other,
+    };
+    if let Expr::ScalarFunction(f) = inner
+        && f.func.name() == SHARE_UDF_NAME
+    {
+        let [x, w] = f.args.as_slice() else {
+            return Err(rejected("epsilon_share takes one number"));
+        };
+        return match literal_f64(w) {
+            Some(w) if w.is_finite() && w > 0.0 && w <= MAX_SHARE => Ok((x.clone(), w)),
+            _ => Err(rejected(format!(
+                "epsilon_share => {} must be a number literal > 0 and <= 1e6 (a relative weight)",
+                w.human_display()
+            ))),
+        };
+    }
+    Ok((arg.clone(), 1.0))
+}
+
 /// Splits `privagg_bounds(x, lo, hi)` into `x` and its bounds.
 fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
     let inner = match arg {
@@ -520,13 +548,24 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
         return Err(rejected(format!("ORDER BY inside {name} is not supported")));
     }
     let first = params.args.first();
-    let (value, explicit) = match first {
+    let (value, explicit, weight) = match first {
         Some(a) => {
-            let (v, b) = strip_bounds(a)?;
-            (Some(v), b)
+            let (a, weight) = strip_share(a)?;
+            let (v, b) = strip_bounds(&a)?;
+            (Some(v), b, weight)
         }
-        None => (None, None),
+        None => (None, None, 1.0),
     };
+    if weight != 1.0
+        && let Some(v) = &value
+    {
+        let shown = match v {
+            Expr::Literal(..) => "*".to_string(),
+            other => other.human_display().to_string(),
+        };
+        let distinct = if params.distinct { "DISTINCT " } else { "" };
+        label = format!("{}({distinct}{shown})", name.to_uppercase());
+    }
     if let (Some(v), Some((lo, hi))) = (&value, explicit) {
         label = format!(
             "{}({}, {}, {})",
@@ -619,6 +658,7 @@ fn describe_aggregate(expr: &Expr, catalog: &Catalog) -> Result<AggCall> {
         value,
         bounds,
         label,
+        weight,
     })
 }
 

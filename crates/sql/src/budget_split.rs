@@ -83,25 +83,45 @@ pub struct Contribution {
 }
 
 /// Calibrates every component. `epsilon` is the query's total; it is split
-/// evenly across the aggregates and the selection step.
+/// across the aggregates and the selection step in proportion to their
+/// weights (each aggregate's `epsilon_share`, 1 by default; selection 1):
+/// evenly unless the analyst says otherwise. Weights are read as their
+/// shortest decimal, so the split is exact and sums to `epsilon`.
 pub(crate) fn plan_aggregates(
     calls: &[AggCall],
     epsilon: &Epsilon,
     bounds: Contribution,
     with_selection: bool,
 ) -> Result<(Vec<AggregatePlan>, Option<Epsilon>)> {
-    let parts = calls.len() + usize::from(with_selection);
-    let share = Epsilon::from_ratio(epsilon.as_ratio() / BigRational::from_integer(parts.into()))
-        .map_err(|e| {
-        rejected(format!(
-            "epsilon {epsilon} split over {parts} parts is too small: {e}"
-        ))
-    })?;
-    let mut plans = Vec::new();
-    for (i, call) in calls.iter().enumerate() {
-        plans.push(plan_one(i, call, &share, bounds)?);
+    let weight = |w: f64| {
+        privagg_noise::exact::shortest_decimal(w)
+            .ok_or_else(|| rejected(format!("epsilon_share {w} is not a number")))
+    };
+    let mut weights = calls
+        .iter()
+        .map(|c| weight(c.weight))
+        .collect::<Result<Vec<_>>>()?;
+    if with_selection {
+        weights.push(BigRational::from_integer(1.into()));
     }
-    Ok((plans, with_selection.then_some(share)))
+    let total: BigRational = weights.iter().cloned().sum();
+    let share_of = |w: &BigRational| {
+        Epsilon::from_ratio(epsilon.as_ratio() * w / &total).map_err(|e| {
+            rejected(format!(
+                "epsilon {epsilon} split over {} parts is too small: {e}",
+                weights.len()
+            ))
+        })
+    };
+    let mut plans = Vec::new();
+    for (i, (call, w)) in calls.iter().zip(&weights).enumerate() {
+        plans.push(plan_one(i, call, &share_of(w)?, bounds)?);
+    }
+    let selection = match (with_selection, weights.last()) {
+        (true, Some(w)) => Some(share_of(w)?),
+        _ => None,
+    };
+    Ok((plans, selection))
 }
 
 fn split(share: &Epsilon, n: usize) -> Result<Epsilon> {

@@ -183,11 +183,20 @@ fn rewrite_bounds(sql: &str) -> Result<String> {
             out.push_str(new_name);
             cursor = t.end;
         }
-        if let (Some((_, leading)), true) = (bounded, is_call) {
+        if (bounded.is_some() || t.is_word("count")) && is_call {
             let close = matching_paren(sql, &tokens, i + 1)?;
             let inner_start = tokens[i + 1].end;
             let inner = &sql[inner_start..tokens[close].start];
-            if let Some(new_inner) = bounded_arguments(inner, *leading)? {
+            let (rest, share) = extract_share(inner)?;
+            let bounded_inner = match bounded {
+                Some((_, leading)) => bounded_arguments(&rest, *leading)?,
+                None => None,
+            };
+            if bounded_inner.is_some() || share.is_some() {
+                let mut new_inner = bounded_inner.unwrap_or(rest);
+                if let Some(weight) = share {
+                    new_inner = wrap_share(&new_inner, &weight)?;
+                }
                 out.push_str(&sql[cursor..inner_start]);
                 out.push_str(&new_inner);
                 cursor = tokens[close].start;
@@ -198,6 +207,46 @@ fn rewrite_bounds(sql: &str) -> Result<String> {
     }
     out.push_str(&sql[cursor..]);
     Ok(out)
+}
+
+/// Removes `epsilon_share => w` from an aggregate's arguments; returns the
+/// other arguments and `w`.
+fn extract_share(inner: &str) -> Result<(String, Option<String>)> {
+    let mut share = None;
+    let mut rest = Vec::new();
+    for arg in split_top_level(inner, ',')? {
+        match arg.split_once("=>") {
+            Some((name, weight)) if name.trim().eq_ignore_ascii_case("epsilon_share") => {
+                if share.is_some() {
+                    return Err(SqlError::InvalidSql(
+                        "epsilon_share is given twice in one aggregate".into(),
+                    ));
+                }
+                share = Some(weight.trim().to_string());
+            }
+            _ => rest.push(arg),
+        }
+    }
+    Ok((rest.join(","), share))
+}
+
+/// Wraps an aggregate's value argument in `privagg_share(value, w)`
+/// (`COUNT(*)` counts `privagg_share(1, w)`; `DISTINCT` stays outside).
+fn wrap_share(inner: &str, weight: &str) -> Result<String> {
+    let mut args = split_top_level(inner, ',')?;
+    let Some(first) = args.first_mut() else {
+        return Err(SqlError::InvalidSql(
+            "epsilon_share needs an aggregate argument".into(),
+        ));
+    };
+    let trimmed = first.trim().to_string();
+    let (prefix, value) = match trimmed.get(..9) {
+        Some(p) if p.eq_ignore_ascii_case("distinct ") => ("DISTINCT ", trimmed[9..].trim()),
+        _ => ("", trimmed.as_str()),
+    };
+    let value = if value == "*" { "1" } else { value };
+    *first = format!("{prefix}privagg_share({value}, {weight})");
+    Ok(args.join(","))
 }
 
 /// `x, contribution_bounds_per_group => (lo, hi)` or `x, lo, hi` (after the

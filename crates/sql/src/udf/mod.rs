@@ -4,6 +4,8 @@
 //!
 //! - `privagg_bounds(x, lower, upper)` — marks per-aggregate contribution
 //!   bounds in analyst SQL (identity on `x` if ever evaluated).
+//! - `privagg_share(x, weight)` — marks an aggregate's relative share of ε
+//!   (`epsilon_share => weight` in analyst SQL; identity on `x`).
 //! - `privagg_to_lattice(x, lower, upper, offset, exponent, power)` — NaN→NULL,
 //!   clamp, subtract `offset`, raise to `power` (1 or 2), round to the grid
 //!   `2^exponent`, as an exact integer (`Decimal128(38, 0)`).
@@ -21,6 +23,7 @@ mod cap;
 mod group_hash;
 mod lattice;
 mod leaf;
+mod share;
 
 use std::sync::Arc;
 
@@ -33,6 +36,7 @@ pub use cap::Cap;
 pub use group_hash::GroupHash;
 pub use lattice::ToLattice;
 pub use leaf::Leaf;
+pub use share::{SHARE_UDF_NAME, ShareMarker};
 
 /// The integer type of exact lattice sums.
 pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType =
@@ -42,6 +46,7 @@ pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType =
 pub fn all() -> Vec<Arc<ScalarUDF>> {
     vec![
         Arc::new(ScalarUDF::from(BoundsMarker::new())),
+        Arc::new(ScalarUDF::from(ShareMarker::new())),
         Arc::new(ScalarUDF::from(ToLattice::new())),
         Arc::new(ScalarUDF::from(Cap::new())),
         Arc::new(ScalarUDF::from(GroupHash::new())),

@@ -94,3 +94,50 @@ async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
+    let ctx = context(PUMS).await;
+    let sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1.0) educ, \
+        COUNT(DISTINCT pid, epsilon_share => 2) AS people, \
+        SUM(income, contribution_bounds_per_group => (0, 1000), epsilon_share => 0.5) AS income \
+        FROM pums GROUP BY educ";
+    let e = ctx.explain(sql).await.expect("explain");
+    let split: Vec<(String, String)> = e
+        .split
+        .iter()
+        .map(|s| (s.part.clone(), s.epsilon.clone()))
+        .collect();
+    assert_eq!(
+        split,
+        [
+            ("COUNT(DISTINCT pums.pid)".to_string(), "4/7".to_string()),
+            ("SUM(pums.income, 0, 1000)".to_string(), "1/7".to_string()),
+            ("partition selection".to_string(), "2/7".to_string()),
+        ]
+    );
+    assert_eq!(
+        e.epsilon, "1",
+        "the shares add up to the query's epsilon exactly"
+    );
+    // Even split without shares.
+    let even = ctx
+        .explain("SELECT sex, COUNT(*), AVG(age) FROM pums GROUP BY sex")
+        .await
+        .expect("explain");
+    assert!(
+        even.split.iter().all(|s| s.epsilon == "0.5"),
+        "{:?}",
+        even.split
+    );
+    // The release charges the same total and reports the same split.
+    let release = ctx.query("alice", sql).await.expect("query");
+    assert_eq!(release.metadata.epsilon, "1");
+    let released: Vec<&str> = release
+        .metadata
+        .split
+        .iter()
+        .map(|s| s.epsilon.as_str())
+        .collect();
+    assert_eq!(released, ["4/7", "1/7", "2/7"]);
+}
