@@ -150,6 +150,17 @@ async fn main() {
         "{rows} rows, ~{} customers, {SEGMENTS} segments (median of 5 runs)",
         rows / 10
     );
+    // `PRIVAGG_BENCH_ONLY=dp`: only the DP query, for profiling.
+    if std::env::var("PRIVAGG_BENCH_ONLY").as_deref() == Ok("dp") {
+        let q = "SELECT segment, COUNT(*), SUM(spend), AVG(spend) FROM customers GROUP BY segment";
+        for _ in 0..4 {
+            time("privagg DP query (public segments)", || async {
+                private.query("bench", q).await.is_ok()
+            })
+            .await;
+        }
+        return;
+    }
     let q_plain =
         "SELECT segment, COUNT(*), SUM(spend), AVG(spend) FROM customers GROUP BY segment";
     let t_plain = time("plain DataFusion GROUP BY segment", || plain(&ctx, q_plain)).await;
