@@ -88,17 +88,33 @@ pub async fn run(
         confidence: job.confidence,
         intervals: true,
     };
+    // The output folder must exist before anything is charged: a charge
+    // whose results cannot be written would be budget lost for nothing.
+    let created = !out.exists();
+    std::fs::create_dir_all(out).map_err(|e| {
+        ExportError::Job(format!(
+            "cannot create the output folder {}: {e} (nothing was charged)",
+            out.display()
+        ))
+    })?;
     let mut bar = Progress::new(show_progress, job.queries.len() + 1);
     let audited = format!("export {}\n{}", job.file.display(), job.text);
-    let releases = ctx
+    let releases = match ctx
         .query_batch(&job.analyst, &audited, &queries, config, &mut |done| {
             bar.set(done, "running queries")
         })
-        .await?;
-    std::fs::create_dir_all(out).map_err(|e| ExportError::Write {
-        path: out.to_path_buf(),
-        detail: e.to_string(),
-    })?;
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            bar.finish();
+            if created {
+                // Only removes the folder if still empty.
+                let _ = std::fs::remove_dir(out);
+            }
+            return Err(e.into());
+        }
+    };
     let mut files = Vec::new();
     for (q, r) in job.queries.iter().zip(&releases) {
         files.push(write_result(out, q, r)?);

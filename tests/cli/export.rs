@@ -265,3 +265,24 @@ fn a_killed_export_never_leaves_a_partial_file_under_a_final_name() {
         "no export was interrupted: the test proves nothing"
     );
 }
+
+#[test]
+fn an_unwritable_output_folder_is_refused_before_any_charge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = generated(dir.path(), 200);
+    let job = write_job(dir.path(), JOB);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let (code, _, err) = run(&[
+        "export",
+        &job,
+        "--out",
+        file.join("out").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cannot create the output folder") && err.contains("nothing was charged"),
+        "{err}"
+    );
+    assert_eq!(spent_epsilon(&catalog, "alice"), "0");
+}
