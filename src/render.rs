@@ -1,7 +1,7 @@
 //! Human-readable release tables: each value with its confidence interval
 //! and a `~` on values too noisy to act on.
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -22,10 +22,20 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// One batch's columns as `Float64` (cast once), `None` for non-numeric ones.
+fn as_floats(batch: &RecordBatch) -> Vec<Option<ArrayRef>> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| cast(c, &DataType::Float64).ok())
+        .collect()
+}
+
 /// One rendered cell: `value [low, high]` (with `~` when too noisy) when the
 /// interval columns are given, else the value alone.
 fn value_cell(
     batch: &RecordBatch,
+    floats: &[Option<ArrayRef>],
     column: usize,
     row: usize,
     ci: Option<(usize, usize)>,
@@ -35,8 +45,7 @@ fn value_cell(
         return "NULL".into();
     }
     let as_f64 = |i: usize| -> Option<f64> {
-        let a = cast(batch.column(i), &DataType::Float64).ok()?;
-        let a = a.as_primitive::<Float64Type>();
+        let a = floats.get(i)?.as_ref()?.as_primitive::<Float64Type>();
         (!a.is_null(row)).then(|| a.value(row))
     };
     match (ci, as_f64(column)) {
@@ -89,11 +98,12 @@ fn table(batches: &[RecordBatch], fold: bool) -> String {
     let mut rows: Vec<Vec<String>> =
         vec![shown.iter().map(|(i, _)| names[*i].to_string()).collect()];
     for b in batches {
+        let floats = as_floats(b);
         for r in 0..b.num_rows() {
             rows.push(
                 shown
                     .iter()
-                    .map(|(i, ci)| value_cell(b, *i, r, *ci))
+                    .map(|(i, ci)| value_cell(b, &floats, *i, r, *ci))
                     .collect(),
             );
         }
@@ -101,25 +111,54 @@ fn table(batches: &[RecordBatch], fold: bool) -> String {
     if rows.len() == 1 {
         return "(no rows)\n".into();
     }
-    let widths: Vec<usize> = (0..shown.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
     let mut out = String::new();
-    for (k, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row
+    for line in aligned(&rows, true) {
+        out.push_str("  ");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Rows of cells as left-aligned lines (a rule under the first row when
+/// `header`), trailing spaces trimmed.
+pub fn aligned(rows: &[Vec<String>], header: bool) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        cells
             .iter()
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str("  ");
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-        if k == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            out.push_str("  ");
-            out.push_str(&rule.join("  "));
-            out.push('\n');
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = Vec::with_capacity(rows.len() + 1);
+    for (k, row) in rows.iter().enumerate() {
+        out.push(line(row.clone()));
+        if k == 0 && header {
+            out.push(line(widths.iter().map(|w| "-".repeat(*w)).collect()));
         }
     }
     out
+}
+
+/// `segment column` of every cell flagged too noisy to act on.
+pub fn noisy_cells(metadata: &privagg_sql::ReleaseMetadata) -> Vec<String> {
+    metadata
+        .accuracy
+        .iter()
+        .filter(|c| c.too_noisy)
+        .map(|c| format!("{} {}", c.segment, c.column))
+        .collect()
 }

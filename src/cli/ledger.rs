@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use privagg_budget::{Ledger, LedgerOptions, Limit, Scope, ScopeBudget, SqliteLedger};
+use privagg_budget::{Ledger, LedgerOptions, Limit, ScopeBudget, SqliteLedger};
 use privagg_sql::{Catalog, SqlError};
 
 use super::CliError;
@@ -36,10 +36,7 @@ fn budgets(
     let mut scopes = Vec::new();
     for a in &catalog.analysts {
         if analyst.is_none_or(|n| n == a.name) {
-            scopes.push((
-                Scope::Analyst(a.name.clone()),
-                Limit::epsilon_delta(a.epsilon, a.delta).map_err(SqlError::from)?,
-            ));
+            scopes.push(a.scope().map_err(SqlError::from)?);
         }
     }
     if let Some(name) = analyst
@@ -48,11 +45,8 @@ fn budgets(
         return Err(SqlError::UnknownAnalyst(name.to_string()).into());
     }
     for t in &catalog.tables {
-        if let Some(eps) = t.epsilon {
-            scopes.push((
-                Scope::Table(t.name.clone()),
-                Limit::epsilon_delta(eps, t.delta.unwrap_or(0.0)).map_err(SqlError::from)?,
-            ));
+        if let Some(scope) = t.scope().map_err(SqlError::from)? {
+            scopes.push(scope);
         }
     }
     scopes
@@ -119,16 +113,9 @@ pub fn run_budget(
             b.remaining(),
         ]);
     }
-    let widths: Vec<usize> = (0..4)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    for line in crate::render::aligned(&rows, false) {
+        writeln!(out, "{line}")?;
     }
     if ledger.is_none() {
         writeln!(out, "(no ledger yet: nothing has been charged)")?;

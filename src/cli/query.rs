@@ -144,12 +144,7 @@ fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> 
     for r in &m.remaining {
         writeln!(out, "remaining: {r}")?;
     }
-    let noisy: Vec<String> = m
-        .accuracy
-        .iter()
-        .filter(|c| c.too_noisy)
-        .map(|c| format!("{} {}", c.segment, c.column))
-        .collect();
+    let noisy = crate::render::noisy_cells(m);
     if !noisy.is_empty() {
         writeln!(
             out,

@@ -7,10 +7,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use privagg_sql::{PrivateContext, QueryConfig, Release, SqlError};
+use privagg_sql::{PrivateContext, QueryConfig, SqlError};
 
 use crate::generate::{ANALYST, GenerateError, generate};
-use crate::render::release_table;
+use crate::render::{noisy_cells, release_table};
 
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
         confidence: CONFIDENCE,
         intervals: true,
     };
-    let mut last: Option<Release> = None;
+    let mut remaining = Vec::new();
     let mut noisy = Vec::new();
     for (title, sql) in QUESTIONS {
         let release = ctx.query_with(ANALYST, sql, config).await?;
@@ -107,13 +107,8 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
             ));
         }
         writeln!(out, "{line}\n")?;
-        noisy.extend(
-            m.accuracy
-                .iter()
-                .filter(|c| c.too_noisy)
-                .map(|c| format!("{} {}", c.segment, c.column)),
-        );
-        last = Some(release);
+        noisy.extend(noisy_cells(m));
+        remaining.clone_from(&m.remaining);
     }
     if noisy.is_empty() {
         writeln!(out, "No value above is too noisy to act on.")?;
@@ -124,19 +119,17 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
             noisy.join(", ")
         )?;
     }
-    if let Some(r) = last {
-        let spent = ctx
-            .ledger()
-            .spent(&privagg_budget::Scope::Analyst(ANALYST.into()))
-            .map_err(SqlError::from)?;
-        writeln!(
-            out,
-            "Budget of {ANALYST}: spent epsilon {}, delta {}; remaining {}",
-            spent.epsilon,
-            spent.delta,
-            r.metadata.remaining.join("; ")
-        )?;
-    }
+    let spent = ctx
+        .ledger()
+        .spent(&privagg_budget::Scope::Analyst(ANALYST.into()))
+        .map_err(SqlError::from)?;
+    writeln!(
+        out,
+        "Budget of {ANALYST}: spent epsilon {}, delta {}; remaining {}",
+        spent.epsilon,
+        spent.delta,
+        remaining.join("; ")
+    )?;
     writeln!(
         out,
         "\nTry your own question (the ledger remembers what was spent):\n  \

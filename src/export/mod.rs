@@ -97,7 +97,7 @@ pub async fn run(
             out.display()
         ))
     })?;
-    let mut bar = Progress::new(show_progress, job.queries.len() + 1);
+    let bar = Progress::new(show_progress, job.queries.len() + 1);
     let audited = format!("export {}\n{}", job.file.display(), job.text);
     let releases = match ctx
         .query_batch(&job.analyst, &audited, &queries, config, &mut |done| {

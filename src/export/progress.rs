@@ -17,7 +17,7 @@ impl Progress {
     }
 
     /// Shows `done` steps finished.
-    pub(crate) fn set(&mut self, done: usize, stage: &str) {
+    pub(crate) fn set(&self, done: usize, stage: &str) {
         self.draw(done, stage);
     }
 

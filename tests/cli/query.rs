@@ -205,8 +205,11 @@ fn the_quickstart_works_as_written() {
     let sql = r#"SELECT Day, COUNT(DISTINCT VisitorId) AS visitors, AVG("Money spent (euros)") AS avg_spend FROM visits GROUP BY Day ORDER BY Day"#;
     let (code, out, err) = run(&["explain", "--catalog", c, "--epsilon", "0.5", sql]);
     assert_eq!(code, Some(0), "{err}");
+    // The figures docs/quickstart.md quotes.
     assert!(
-        out.contains("cost: epsilon 0.5") && out.contains("/ n for a group of n values"),
+        out.contains("cost: epsilon 0.5")
+            && out.contains("±36.0")
+            && out.contains("about ±4316.9 / n for a group of n values"),
         "{out}"
     );
     let (code, out, err) = run(&[

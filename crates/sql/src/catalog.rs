@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use privagg_budget::{Limit, Scope};
 use serde::Deserialize;
 
 use crate::error::{Result, SqlError};
@@ -323,6 +324,38 @@ impl Catalog {
     /// An analyst by name.
     pub fn analyst(&self, name: &str) -> Option<&AnalystConfig> {
         self.analysts.iter().find(|a| a.name == name)
+    }
+}
+
+impl AnalystConfig {
+    /// The analyst's budget scope and its limit.
+    ///
+    /// # Errors
+    /// [`privagg_budget::BudgetError`] for an invalid budget.
+    pub fn scope(&self) -> std::result::Result<(Scope, Limit), privagg_budget::BudgetError> {
+        Ok((
+            Scope::Analyst(self.name.clone()),
+            Limit::epsilon_delta(self.epsilon, self.delta)?,
+        ))
+    }
+}
+
+impl TableConfig {
+    /// The table's budget scope and its cap, when the catalog sets one.
+    ///
+    /// # Errors
+    /// [`privagg_budget::BudgetError`] for an invalid cap.
+    pub fn scope(
+        &self,
+    ) -> std::result::Result<Option<(Scope, Limit)>, privagg_budget::BudgetError> {
+        self.epsilon
+            .map(|eps| {
+                Ok((
+                    Scope::Table(self.name.clone()),
+                    Limit::epsilon_delta(eps, self.delta.unwrap_or(0.0))?,
+                ))
+            })
+            .transpose()
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use datafusion::execution::FunctionRegistry;
 use datafusion::prelude::SessionContext;
-use privagg_budget::{ChargeRequest, Ledger, Limit, PrivacyCost, Rejection, Scope, SqliteLedger};
+use privagg_budget::{ChargeRequest, Ledger, PrivacyCost, Rejection, SqliteLedger};
 use serde::Serialize;
 
 use crate::analyze::{AggCall, AggKind};
@@ -373,23 +373,15 @@ impl PrivateContext {
             .catalog
             .analyst(analyst)
             .ok_or_else(|| SqlError::UnknownAnalyst(analyst.to_string()))?;
-        let mut scopes = vec![(
-            Scope::Analyst(a.name.clone()),
-            Limit::epsilon_delta(a.epsilon, a.delta)?,
-        )];
+        let mut scopes = vec![a.scope()?];
         let mut cost: Option<PrivacyCost> = None;
         for p in prepared {
             for t in &p.analysis.private_tables {
                 if let Some(cfg) = self.catalog.table(t)
-                    && let Some(eps) = cfg.epsilon
-                    && !scopes
-                        .iter()
-                        .any(|(s, _)| *s == Scope::Table(cfg.name.clone()))
+                    && let Some(scope) = cfg.scope()?
+                    && !scopes.iter().any(|(s, _)| *s == scope.0)
                 {
-                    scopes.push((
-                        Scope::Table(cfg.name.clone()),
-                        Limit::epsilon_delta(eps, cfg.delta.unwrap_or(0.0))?,
-                    ));
+                    scopes.push(scope);
                 }
             }
             let c = PrivacyCost::from_loss(&p.loss)?;
