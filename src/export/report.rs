@@ -107,8 +107,7 @@ pub fn render(m: &Manifest) -> String {
         if r.accuracy.is_empty() {
             let _ = writeln!(
                 s,
-                "No interval is available for these values (percentiles depend on the data's \
-                 distribution); treat them as approximate.\n"
+                "No segment was released, so there is no value to qualify.\n"
             );
             continue;
         }

@@ -22,6 +22,9 @@ use crate::laplace::LaplaceMechanism;
 use crate::params::{Epsilon, L1Sensitivity};
 use crate::privacy_loss::PrivacyLoss;
 
+mod interval;
+pub use interval::QuantileEstimate;
+
 /// The shape of a quantile tree over `[lower, upper]`.
 ///
 /// ```
@@ -156,6 +159,17 @@ impl QuantileTree {
         ps: &[f64],
         rng: &mut R,
     ) -> Result<Vec<f64>> {
+        let mut noisy = self.noisy_tree(leaf_counts, mechanism, ps)?;
+        Ok(ps.iter().map(|p| noisy.descend(*p, rng)).collect())
+    }
+
+    /// Checks the mechanism and the quantiles, and sets up the lazily noised tree.
+    fn noisy_tree<'a>(
+        &'a self,
+        leaf_counts: &[(u64, u64)],
+        mechanism: &'a LaplaceMechanism,
+        ps: &[f64],
+    ) -> Result<NoisyTree<'a>> {
         if mechanism.granularity() != 1.0 {
             return Err(NoiseError::InvalidParameter {
                 name: "mechanism",
@@ -166,13 +180,12 @@ impl QuantileTree {
         if let Some(p) = ps.iter().find(|p| !(0.0..=1.0).contains(*p)) {
             return Err(invalid("quantile", p, "quantiles must be between 0 and 1"));
         }
-        let mut noisy = NoisyTree {
+        Ok(NoisyTree {
             tree: self,
             prefix: prefix_sums(leaf_counts),
             mechanism,
             noise: HashMap::new(),
-        };
-        Ok(ps.iter().map(|p| noisy.descend(*p, rng)).collect())
+        })
     }
 }
 
@@ -221,6 +234,17 @@ impl NoisyTree<'_> {
         index: u64,
         rng: &mut R,
     ) -> f64 {
+        self.noisy(level, index, rng).max(0) as f64
+    }
+
+    /// Noisy count of node `index` at `level`, not clamped (interval bounds
+    /// use these: the noise stays centred).
+    fn noisy<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        level: u32,
+        index: u64,
+        rng: &mut R,
+    ) -> i128 {
         let width = self.tree.branching.pow(self.tree.height - level);
         let exact = self.prefix.range(index * width, (index + 1) * width) as i128;
         let mechanism = self.mechanism;
@@ -228,7 +252,7 @@ impl NoisyTree<'_> {
             .noise
             .entry((level, index))
             .or_insert_with(|| mechanism.release_integer(0, rng));
-        (exact.saturating_add(z)).max(0) as f64
+        exact.saturating_add(z)
     }
 
     fn descend<R: RngCore + CryptoRng + ?Sized>(&mut self, p: f64, rng: &mut R) -> f64 {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::analyze::{AggCall, AggKind};
 use crate::batch::BatchQuery;
-use crate::budget_split::ComponentKind;
+use crate::budget_split::{ComponentKind, WEIGHT_SCALE};
 use crate::catalog::{Catalog, TableConfig};
 use crate::dialect::{Statement, parse_request};
 use crate::error::{Result, SqlError, rejected};
@@ -71,6 +71,9 @@ pub struct OutputAccuracy {
     /// Averages: the half-width is at most this divided by the number of
     /// values in the group (after contribution bounding).
     pub half_width_times_values: Option<f64>,
+    /// Percentiles: the interval's ends lie within this many rows of the
+    /// percentile's rank (`p·n`) in the group, after contribution bounding.
+    pub rank_radius: Option<f64>,
     /// In words.
     pub description: String,
 }
@@ -273,7 +276,13 @@ impl PrivateContext {
         for a in &prepared.aggregates {
             let mut widths = Vec::new();
             for c in &a.components {
-                let w = c.mechanism.half_width(0.95)? * c.grid.spacing();
+                let w = match (&c.tree, &a.call.kind) {
+                    // A percentile's error is in ranks: rows of the group.
+                    (Some(tree), AggKind::Percentile(p)) => {
+                        tree.rank_radius(&c.mechanism, *p, 0.95)? / WEIGHT_SCALE as f64
+                    }
+                    _ => c.mechanism.half_width(0.95)? * c.grid.spacing(),
+                };
                 half_widths.push((format!("{} ({:?})", a.call.label, c.kind), w));
                 widths.push((c.kind, w));
             }
@@ -424,6 +433,7 @@ impl PrivateContext {
 /// at most `(W_S + half·W_n) / n` to first order, with `half` = (upper − lower)/2.
 fn output_accuracy(call: &AggCall, widths: &[(ComponentKind, f64)]) -> OutputAccuracy {
     let of = |kind: ComponentKind| widths.iter().find(|(k, _)| *k == kind).map(|(_, w)| *w);
+    let mut rank_radius = None;
     let (half_width, per_values, description) = match call.kind {
         AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits => {
             let w = of(ComponentKind::Count);
@@ -451,16 +461,26 @@ fn output_accuracy(call: &AggCall, widths: &[(ComponentKind, f64)]) -> OutputAcc
             None,
             "depends on the group's size and spread: see the intervals of the release".into(),
         ),
-        AggKind::Percentile(_) => (
-            None,
-            None,
-            "no interval (depends on the data's distribution)".into(),
-        ),
+        AggKind::Percentile(p) => {
+            let rows = of(ComponentKind::QuantileTree).unwrap_or(f64::NAN);
+            rank_radius = Some(rows);
+            (
+                None,
+                None,
+                format!(
+                    "the value at a rank within ±{rows:.0} rows of {p}·n for a group of n rows \
+                     (±{:.1}% of the group at n = 10,000); the interval in value units depends \
+                     on the data's spread there",
+                    rows / 100.0
+                ),
+            )
+        }
     };
     OutputAccuracy {
         aggregate: call.label.clone(),
         half_width,
         half_width_times_values: per_values,
+        rank_radius,
         description,
     }
 }

@@ -16,7 +16,7 @@ use crate::prepare::Prepared;
 
 use crate::analyze::AggKind;
 use crate::bounded::{KEY_BYTES, LEAF, UNITS, WEIGHT, key_column};
-use crate::budget_split::{AggregatePlan, ComponentKind};
+use crate::budget_split::{AggregatePlan, ComponentKind, WEIGHT_SCALE};
 use crate::error::{Result, SqlError};
 
 /// One released group: its keys and one value (with interval) per aggregate.
@@ -243,7 +243,7 @@ pub(crate) fn release_groups(
             let n = exact_components(a).count();
             let (v, ci) = match (&a.call.kind, leaves.get(i).and_then(Option::as_ref)) {
                 (AggKind::Percentile(p), Some(trees)) => {
-                    (release_percentile(a, *p, trees.get(&keys), rng)?, None)
+                    release_percentile(a, *p, trees.get(&keys), confidence, rng)?
                 }
                 _ => release_aggregate(a, &sums[offset..offset + n], confidence, rng)?,
             };
@@ -260,21 +260,32 @@ pub(crate) fn release_groups(
     Ok(rows)
 }
 
-/// A percentile from the group's noisy quantile tree (no interval: its error
-/// depends on the data's distribution, see docs/privacy/quantile_tree.md).
+/// A percentile from the group's noisy quantile tree, with an interval that
+/// covers the bounded data's percentile (see docs/privacy/quantile_tree.md).
 fn release_percentile(
     a: &AggregatePlan,
     p: f64,
     leaves: Option<&Vec<(u64, u64)>>,
+    confidence: f64,
     rng: &mut SecureRng,
-) -> Result<Option<f64>> {
+) -> Result<(Option<f64>, Option<ConfidenceInterval>)> {
     let Some(c) = a.components.first() else {
-        return Ok(None);
+        return Ok((None, None));
     };
-    let Some(tree) = &c.tree else { return Ok(None) };
+    let Some(tree) = &c.tree else {
+        return Ok((None, None));
+    };
     let empty = Vec::new();
-    let q = tree.quantiles(leaves.unwrap_or(&empty), &c.mechanism, &[p], rng)?;
-    Ok(q.first().copied())
+    let q = tree.quantiles_with_intervals(
+        leaves.unwrap_or(&empty),
+        &c.mechanism,
+        &[p],
+        confidence,
+        WEIGHT_SCALE as u64,
+        rng,
+    )?;
+    Ok(q.first()
+        .map_or((None, None), |e| (Some(e.value), Some(e.interval))))
 }
 
 /// A noisy component value (value units) and its interval at `confidence`.

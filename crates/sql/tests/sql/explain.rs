@@ -37,6 +37,9 @@ async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
         .half_width_times_values
         .expect("averages scale with 1/n");
     assert!(by_name("median").half_width.is_none());
+    let rank_radius = by_name("median")
+        .rank_radius
+        .expect("percentiles have a rank radius");
     let spent = |ctx: &privagg_sql::PrivateContext| {
         ctx.ledger()
             .spent(&privagg_budget::Scope::Analyst("alice".into()))
@@ -76,6 +79,24 @@ async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
                 v[i]
             );
         }
+    }
+    // Percentiles: ε 0.225 for a tree of 4 levels over people with up to 4
+    // rows each gives a rank radius beyond the table's 1,948 rows, so the
+    // interval must say "anywhere in the bounds" (explain told in advance).
+    assert!(rank_radius > 1948.0, "{rank_radius}");
+    let (m, lo, hi) = (
+        column(b, "median_age"),
+        column(b, "median_age_ci_low"),
+        column(b, "median_age_ci_high"),
+    );
+    for i in 0..b.num_rows() {
+        assert!(
+            lo[i] == 0.0 && hi[i] == 100.0 && (0.0..=100.0).contains(&m[i]),
+            "[{}, {}] around {}",
+            lo[i],
+            hi[i],
+            m[i]
+        );
     }
     // Averages: the released half-width is within the first-order prediction
     // for the group's (noisy) number of values, up to second-order terms.

@@ -1,0 +1,286 @@
+//! Confidence intervals for quantile-tree estimates, from the noisy counts
+//! only (post-processing: no extra privacy cost).
+//!
+//! For a leaf boundary `x`, let `F(x)` be the (weighted) count of values below
+//! `x` and `N` the total. The tree estimates `F(x)` by summing, on the path
+//! from the root to `x`, the noisy counts of the siblings left of the path: at
+//! most `height·(branching − 1)` noisy counts, so the estimate's error is a sum
+//! of that many independent discrete Laplace draws; `N` is estimated by the
+//! `branching` children of the root. With probability at least `confidence`,
+//! simultaneously for every one of the `leaves − 1` inner boundaries, the error
+//! of `F(x)` is within `t_F` and the error of `N` within `t_N`
+//! ([`crate::accuracy::laplace_sum_radius`], union bound: `α/2` split over the
+//! boundaries, `α/2` for the total). On that event every boundary whose
+//! estimate is low enough has the quantile above it, and every boundary whose
+//! estimate is high enough has it below, so the interval between the highest
+//! and lowest such boundaries the descent finds covers it. See
+//! `docs/privacy/quantile_tree.md`.
+
+use rand::{CryptoRng, RngCore};
+
+use super::{NoisyTree, QuantileTree};
+use crate::accuracy::{ConfidenceInterval, laplace_sum_radius};
+use crate::error::Result;
+use crate::laplace::LaplaceMechanism;
+use crate::params::check_confidence;
+
+/// A DP quantile and the interval that contains the data's quantile with at
+/// least the interval's confidence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QuantileEstimate {
+    /// The estimate (as [`QuantileTree::quantiles`]).
+    pub value: f64,
+    /// The interval, which always contains `value`.
+    pub interval: ConfidenceInterval,
+}
+
+/// Simultaneous error radii of the tree's rank estimates.
+struct Radii {
+    /// Error of any below-boundary count.
+    below: f64,
+    /// Error of the total.
+    total: f64,
+}
+
+impl QuantileTree {
+    fn radii(&self, mechanism: &LaplaceMechanism, confidence: f64) -> Result<Radii> {
+        let alpha = 1.0 - check_confidence(confidence)?;
+        let b = mechanism.scale();
+        let terms = u64::from(self.height) * (self.branching - 1);
+        let boundaries = (self.leaf_count() - 1).max(1) as f64;
+        Ok(Radii {
+            below: laplace_sum_radius(b, terms, alpha / 2.0 / boundaries),
+            total: laplace_sum_radius(b, self.branching, alpha / 2.0),
+        })
+    }
+
+    /// How far (in counts, or weights) from `p · N` the rank of the interval's
+    /// ends may be: `t_F + p·t_N`. Depends only on public parameters, so it
+    /// can be shown before a query runs.
+    ///
+    /// # Errors
+    /// [`crate::NoiseError::InvalidParameter`] for a confidence outside (0, 1).
+    pub fn rank_radius(
+        &self,
+        mechanism: &LaplaceMechanism,
+        p: f64,
+        confidence: f64,
+    ) -> Result<f64> {
+        let r = self.radii(mechanism, confidence)?;
+        Ok(r.below + p.clamp(0.0, 1.0) * r.total)
+    }
+
+    /// As [`Self::quantiles`], each with a confidence interval at `confidence`.
+    ///
+    /// `value_weight` is the count one value adds to its leaf (1 for plain
+    /// counts). The interval covers every value between the order statistics
+    /// that bracket rank `p·(n − 1)` (so `PERCENTILE_CONT(p)` of the values,
+    /// clamped to the tree's bounds), with probability at least `confidence`
+    /// over the noise; for a tree of leaf width `w` it is at least `w` wide.
+    ///
+    /// # Errors
+    /// As [`Self::quantiles`], and for a confidence outside (0, 1).
+    pub fn quantiles_with_intervals<R: RngCore + CryptoRng + ?Sized>(
+        &self,
+        leaf_counts: &[(u64, u64)],
+        mechanism: &LaplaceMechanism,
+        ps: &[f64],
+        confidence: f64,
+        value_weight: u64,
+        rng: &mut R,
+    ) -> Result<Vec<QuantileEstimate>> {
+        let radii = self.radii(mechanism, confidence)?;
+        let mut noisy = self.noisy_tree(leaf_counts, mechanism, ps)?;
+        let w = value_weight as f64;
+        let mut out = Vec::with_capacity(ps.len());
+        for p in ps {
+            let value = noisy.descend(*p, rng);
+            let total = noisy.total(rng) as f64;
+            // F(x) <= p(N − w) puts the quantile at or above x; F(x) >= p(N − w) + w below.
+            let low_target = p * (total - radii.total - w) - radii.below;
+            let high_target = p * (total + radii.total - w) + w + radii.below;
+            let low = noisy.highest_boundary_below(low_target, rng);
+            let high = noisy.lowest_boundary_above(high_target, rng);
+            out.push(QuantileEstimate {
+                value,
+                interval: ConfidenceInterval {
+                    low: low.min(value),
+                    high: high.max(value),
+                    confidence,
+                },
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl NoisyTree<'_> {
+    /// Noisy total: the sum of the root's children.
+    fn total<R: RngCore + CryptoRng + ?Sized>(&mut self, rng: &mut R) -> i128 {
+        (0..self.tree.branching)
+            .map(|i| self.noisy(1, i, rng))
+            .fold(0i128, i128::saturating_add)
+    }
+
+    /// A leaf boundary whose estimated below-count is at most `target` (the
+    /// lower bound when none is: nothing is below it), found greedily from
+    /// the root: at each level the rightmost child whose left edge qualifies.
+    fn highest_boundary_below<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        target: f64,
+        rng: &mut R,
+    ) -> f64 {
+        let b = self.tree.branching;
+        let (mut node, mut below) = (0u64, 0i128);
+        for level in 1..=self.tree.height {
+            let (mut chosen, mut chosen_below, mut running) = (0, below, below);
+            for j in 0..b {
+                if j > 0 && (running as f64) <= target {
+                    (chosen, chosen_below) = (j, running);
+                }
+                running = running.saturating_add(self.noisy(level, node * b + j, rng));
+            }
+            (node, below) = (node * b + chosen, chosen_below);
+        }
+        self.value_at(node as f64)
+    }
+
+    /// A leaf boundary whose estimated below-count is at least `target` (the
+    /// upper bound when none is: everything is below it), found greedily:
+    /// at each level the leftmost child whose right edge qualifies, else the
+    /// last child (whose right edge is the node's, which qualified above).
+    fn lowest_boundary_above<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        target: f64,
+        rng: &mut R,
+    ) -> f64 {
+        let b = self.tree.branching;
+        let (mut node, mut below) = (0u64, 0i128);
+        for level in 1..=self.tree.height {
+            let mut running = below;
+            let mut chosen = (b - 1, None);
+            for j in 0..b - 1 {
+                let left = running;
+                running = running.saturating_add(self.noisy(level, node * b + j, rng));
+                if (running as f64) >= target {
+                    chosen = (j, Some(left));
+                    break;
+                }
+            }
+            let (j, left) = chosen;
+            (node, below) = (node * b + j, left.unwrap_or(running));
+        }
+        self.value_at(node as f64 + 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Epsilon;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// PERCENTILE_CONT of sorted values.
+    fn percentile_cont(sorted: &[f64], p: f64) -> f64 {
+        let h = p * (sorted.len() - 1) as f64;
+        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+        sorted[lo] + (h - h.floor()) * (sorted[hi] - sorted[lo])
+    }
+
+    fn skewed(n: usize, rng: &mut StdRng) -> Vec<f64> {
+        // Log-normal-ish spend in [0, 1000): exp of a sum of uniforms.
+        let mut v: Vec<f64> = (0..n)
+            .map(|_| {
+                let u: f64 = (0..4).map(|_| rng.next_u32() as f64 / 4.3e9).sum();
+                (u * 1.7).exp().min(999.0)
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    #[test]
+    fn intervals_cover_the_percentile_and_shrink_with_data() {
+        let tree = QuantileTree::new(0.0, 1000.0, 4, 16).expect("tree");
+        let mech = tree
+            .calibrate(&Epsilon::new(0.5).expect("e"), 1)
+            .expect("mech");
+        let mut rng = StdRng::seed_from_u64(90); // test-only
+        let mut widths = Vec::new();
+        for n in [30usize, 3_000, 300_000] {
+            let values = skewed(n, &mut rng);
+            let leaves = tree.leaf_counts(values.iter().copied());
+            let ps = [0.05, 0.5, 0.9];
+            let truth: Vec<f64> = ps.iter().map(|p| percentile_cont(&values, *p)).collect();
+            let (mut covered, mut width, trials) = (0, 0.0, 200);
+            for _ in 0..trials {
+                let est = tree
+                    .quantiles_with_intervals(&leaves, &mech, &ps, 0.95, 1, &mut rng)
+                    .expect("quantiles");
+                for (e, t) in est.iter().zip(&truth) {
+                    assert!(e.interval.low <= e.value && e.value <= e.interval.high);
+                    covered += usize::from(e.interval.low <= *t && *t <= e.interval.high);
+                    width += e.interval.high - e.interval.low;
+                }
+            }
+            let rate = covered as f64 / (trials * ps.len()) as f64;
+            assert!(rate >= 0.95, "n {n}: coverage {rate}");
+            widths.push(width / (trials * ps.len()) as f64);
+        }
+        // Tiny groups get (almost) the whole domain; large ones a narrow band.
+        assert!(widths[0] > 500.0, "{widths:?}");
+        assert!(widths[2] < 20.0, "{widths:?}");
+        assert!(widths[0] > widths[1] && widths[1] > widths[2], "{widths:?}");
+    }
+
+    #[test]
+    fn weighted_values_and_extreme_quantiles() {
+        // Weight 1024 per value (the SQL layer's fixed point), sensitivity to match.
+        let tree = QuantileTree::new(-50.0, 50.0, 3, 8).expect("tree");
+        let mech = tree
+            .calibrate(&Epsilon::new(1.0).expect("e"), 1024)
+            .expect("mech");
+        let mut rng = StdRng::seed_from_u64(91); // test-only
+        let values: Vec<f64> = (0..20_000).map(|i| f64::from(i % 100) - 50.0).collect();
+        let leaves: Vec<(u64, u64)> = tree
+            .leaf_counts(values.iter().copied())
+            .into_iter()
+            .map(|(l, c)| (l, c * 1024))
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        for p in [0.0, 0.25, 1.0] {
+            let t = percentile_cont(&sorted, p);
+            for _ in 0..50 {
+                let e = tree
+                    .quantiles_with_intervals(&leaves, &mech, &[p], 0.9, 1024, &mut rng)
+                    .expect("q")[0];
+                assert!(
+                    e.interval.low <= t && t <= e.interval.high,
+                    "p {p}: {t} outside {e:?}"
+                );
+                assert!(e.interval.high - e.interval.low < 10.0, "p {p}: {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_data_gives_the_whole_domain_and_bad_confidence_fails() {
+        let tree = QuantileTree::new(0.0, 10.0, 2, 4).expect("tree");
+        let mech = tree
+            .calibrate(&Epsilon::new(1.0).expect("e"), 1)
+            .expect("mech");
+        let mut rng = StdRng::seed_from_u64(92); // test-only
+        let e = tree
+            .quantiles_with_intervals(&[], &mech, &[0.5], 0.95, 1, &mut rng)
+            .expect("q")[0];
+        assert_eq!((e.interval.low, e.interval.high), (0.0, 10.0));
+        assert!(
+            tree.quantiles_with_intervals(&[], &mech, &[0.5], 1.0, 1, &mut rng)
+                .is_err()
+        );
+        let r = tree.rank_radius(&mech, 0.5, 0.95).expect("radius");
+        assert!(r > 0.0 && r.is_finite());
+    }
+}
