@@ -99,8 +99,9 @@ impl std::fmt::Debug for PrivateContext {
 /// `UserId` are used as written), and privagg's functions are registered.
 fn new_session() -> Result<SessionContext> {
     // Partial aggregation by unit is kept even when it barely reduces the
-    // rows: privagg_bottom_k_groups bounds each unit's state, and its update
-    // path is much cheaper than passing every row on as a one-entry state.
+    // rows: privagg_bottom_k_groups bounds each unit's state, and passing
+    // every row on as a one-entry state measured no faster
+    // (docs/performance.md).
     let config = datafusion::prelude::SessionConfig::new()
         .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
         .set_str(
