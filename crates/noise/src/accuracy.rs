@@ -61,14 +61,22 @@ pub fn laplace_radius(b: f64, alpha: f64) -> f64 {
 }
 
 /// An integer `k >= 0` with `P[|Z_1 + … + Z_m| > k] <= alpha` for `m`
-/// independent discrete Laplace variables of scale `b` (a sum of noisy counts).
+/// independent discrete Laplace variables of scale `b` (a sum of noisy
+/// counts): [`laplace_sum_one_sided_radius`] at `alpha / 2`, the sum being
+/// symmetric. For `m = 1` it is never below [`laplace_radius`].
+pub fn laplace_sum_radius(b: f64, m: u64, alpha: f64) -> f64 {
+    laplace_sum_one_sided_radius(b, m, alpha / 2.0)
+}
+
+/// An integer `k >= 0` with `P[Z_1 + … + Z_m > k] <= alpha` (equally
+/// `P[Z_1 + … + Z_m < −k] <= alpha`) for `m` independent discrete Laplace
+/// variables of scale `b`.
 ///
 /// Chernoff bound with the exact moment generating function
 /// `M(λ) = (1−q)² / ((1−q·e^λ)(1−q·e^(−λ)))`, `q = e^(−1/b)`, `0 < λ < 1/b`:
-/// `P[S > k] = P[S >= k+1] <= e^(−λ(k+1))·M(λ)^m`, doubled for both sides and
-/// minimised over a grid of λ (any λ gives a valid bound, so the grid only
-/// costs tightness). For `m = 1` it is never below [`laplace_radius`].
-pub fn laplace_sum_radius(b: f64, m: u64, alpha: f64) -> f64 {
+/// `P[S > k] = P[S >= k+1] <= e^(−λ(k+1))·M(λ)^m`, minimised over a grid of
+/// λ (any λ gives a valid bound, so the grid only costs tightness).
+pub fn laplace_sum_one_sided_radius(b: f64, m: u64, alpha: f64) -> f64 {
     if m == 0 {
         return 0.0;
     }
@@ -78,12 +86,12 @@ pub fn laplace_sum_radius(b: f64, m: u64, alpha: f64) -> f64 {
             - (-(lambda - 1.0 / b).exp_m1()).ln()
             - (-(-lambda - 1.0 / b).exp_m1()).ln()
     };
-    let ln_two_over_alpha = (2.0 / alpha).ln();
+    let ln_one_over_alpha = (1.0 / alpha).ln();
     let steps = 2000;
     let best = (1..steps)
         .map(|i| {
             let lambda = f64::from(i) / f64::from(steps) / b;
-            (m as f64 * ln_mgf(lambda) + ln_two_over_alpha) / lambda
+            (m as f64 * ln_mgf(lambda) + ln_one_over_alpha) / lambda
         })
         .fold(f64::INFINITY, f64::min);
     // k + 1 >= best; round the float bound up before taking the integer.
@@ -226,6 +234,17 @@ mod tests {
                     .map(|(_, p)| p)
                     .sum();
                 assert!(1.0 - inside <= alpha, "b {b} m {m} alpha {alpha} k {k}");
+                let one = laplace_sum_one_sided_radius(b, m, alpha) as i64;
+                let above: f64 = sum
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i as i64 - centre > one)
+                    .map(|(_, p)| p)
+                    .sum();
+                assert!(
+                    above <= alpha && one <= k,
+                    "one-sided: b {b} m {m} alpha {alpha}"
+                );
                 // Not absurdly loose: within 2x of the exact radius.
                 let exact = (0..)
                     .find(|r: &i64| {

@@ -53,7 +53,8 @@ pub struct Explanation {
     pub split: Vec<BudgetShare>,
     /// Noise per aggregate component.
     pub columns: Vec<ColumnNoise>,
-    /// Expected 95% half-width of each component, in value units.
+    /// Expected 95% half-width of each component, in value units (rows for
+    /// the node counts of a percentile's quantile tree).
     pub half_widths: Vec<(String, f64)>,
     /// Expected 95% half-width of each output aggregate, in its own units.
     pub outputs: Vec<OutputAccuracy>,
@@ -277,15 +278,21 @@ impl PrivateContext {
         for a in &prepared.aggregates {
             let mut widths = Vec::new();
             for c in &a.components {
-                let w = match (&c.tree, &a.call.kind) {
-                    // A percentile's error is in ranks: rows of the group.
+                let w = c.mechanism.half_width(0.95)? * c.grid.spacing();
+                match (&c.tree, &a.call.kind) {
+                    // A quantile tree counts rows (fixed point); its output's
+                    // error is in ranks: rows of the group.
                     (Some(tree), AggKind::Percentile(p)) => {
-                        tree.rank_radius(&c.mechanism, *p, 0.95)? / WEIGHT_SCALE as f64
+                        let rows = WEIGHT_SCALE as f64;
+                        half_widths.push((format!("{} (tree node, rows)", a.call.label), w / rows));
+                        let radius = tree.rank_radius(&c.mechanism, *p, 0.95)? / rows;
+                        widths.push((c.kind, radius));
                     }
-                    _ => c.mechanism.half_width(0.95)? * c.grid.spacing(),
-                };
-                half_widths.push((format!("{} ({:?})", a.call.label, c.kind), w));
-                widths.push((c.kind, w));
+                    _ => {
+                        half_widths.push((format!("{} ({:?})", a.call.label, c.kind), w));
+                        widths.push((c.kind, w));
+                    }
+                }
             }
             outputs.push(output_accuracy(&a.call, &widths));
         }

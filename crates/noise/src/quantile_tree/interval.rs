@@ -4,22 +4,26 @@
 //! For a leaf boundary `x`, let `F(x)` be the (weighted) count of values below
 //! `x` and `N` the total. The tree estimates `F(x)` by summing, on the path
 //! from the root to `x`, the noisy counts of the siblings left of the path: at
-//! most `height·(branching − 1)` noisy counts, so the estimate's error is a sum
-//! of that many independent discrete Laplace draws; `N` is estimated by the
-//! `branching` children of the root. With probability at least `confidence`,
-//! simultaneously for every one of the `leaves − 1` inner boundaries, the error
-//! of `F(x)` is within `t_F` and the error of `N` within `t_N`
-//! ([`crate::accuracy::laplace_sum_radius`], union bound: `α/2` split over the
-//! boundaries, `α/2` for the total). On that event every boundary whose
-//! estimate is low enough has the quantile above it, and every boundary whose
-//! estimate is high enough has it below, so the interval between the highest
-//! and lowest such boundaries the descent finds covers it. See
+//! most `m = height·(branching − 1)` noisy counts, so the estimate's error is
+//! a sum of at most `m` independent discrete Laplace draws; `N` is estimated
+//! by the `branching` children of the root.
+//!
+//! The lower end is found by a greedy descent that, inside the current node,
+//! takes the rightmost child whose left edge `y` passes a test
+//! `F̃(y) ≤ target`. Boundaries at or above the data's quantile are "bad".
+//! The descent only ever tests boundaries inside its current node, and it is
+//! inside a node holding bad inner boundaries only when that node strictly
+//! contains the first bad boundary — one node per level, fixed by the data,
+//! not by the noise. So the bad boundaries that can be tested form a fixed set
+//! of at most `m` boundaries, and a union bound over that set alone (one-sided
+//! tails, `α/3` per end, `α/3` for the total) makes the interval cover the
+//! quantile with probability at least `1 − α`. See
 //! `docs/privacy/quantile_tree.md`.
 
 use rand::{CryptoRng, RngCore};
 
 use super::{NoisyTree, QuantileTree};
-use crate::accuracy::{ConfidenceInterval, laplace_sum_radius};
+use crate::accuracy::{ConfidenceInterval, laplace_sum_one_sided_radius, laplace_sum_radius};
 use crate::error::Result;
 use crate::laplace::LaplaceMechanism;
 use crate::params::check_confidence;
@@ -34,11 +38,12 @@ pub struct QuantileEstimate {
     pub interval: ConfidenceInterval,
 }
 
-/// Simultaneous error radii of the tree's rank estimates.
+/// Error radii of the tree's rank estimates, each holding with its share of α.
 struct Radii {
-    /// Error of any below-boundary count.
+    /// One-sided error of a below-boundary count, union over the `m`
+    /// boundaries one end of the interval can wrongly pass.
     below: f64,
-    /// Error of the total.
+    /// Two-sided error of the total.
     total: f64,
 }
 
@@ -47,10 +52,9 @@ impl QuantileTree {
         let alpha = 1.0 - check_confidence(confidence)?;
         let b = mechanism.scale();
         let terms = u64::from(self.height) * (self.branching - 1);
-        let boundaries = (self.leaf_count() - 1).max(1) as f64;
         Ok(Radii {
-            below: laplace_sum_radius(b, terms, alpha / 2.0 / boundaries),
-            total: laplace_sum_radius(b, self.branching, alpha / 2.0),
+            below: laplace_sum_one_sided_radius(b, terms, alpha / 3.0 / terms as f64),
+            total: laplace_sum_radius(b, self.branching, alpha / 3.0),
         })
     }
 
