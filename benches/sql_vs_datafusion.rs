@@ -170,6 +170,13 @@ async fn main() {
         || plain(&ctx, q_pre),
     )
     .await;
+    // Grouping by the privacy unit alone: the floor of any plan that bounds
+    // contributions inside an aggregation by unit.
+    let q_unit = "SELECT SUM(c), SUM(s) FROM (SELECT customer_id, COUNT(*) AS c, SUM(spend) AS s FROM customers GROUP BY customer_id) t";
+    let t_unit = time("non-private per-customer aggregation", || {
+        plain(&ctx, q_unit)
+    })
+    .await;
     let q_dp = "SELECT segment, COUNT(*), SUM(spend), AVG(spend) FROM customers GROUP BY segment";
     let t_dp = time("privagg DP query (public segments)", || async {
         private.query("bench", q_dp).await.is_ok()
@@ -181,6 +188,11 @@ async fn main() {
         || async { private.query("bench", q_dp_private).await.is_ok() },
     )
     .await;
+    println!(
+        "per-customer / plain:   {:.2}x (pre-aggregation / plain: {:.2}x)",
+        t_unit / t_plain,
+        t_pre / t_plain
+    );
     println!(
         "DP / plain:             {:.2}x (goal <= 6x)",
         t_dp / t_plain
