@@ -138,11 +138,12 @@ impl NoisyTree<'_> {
         let (mut node, mut below) = (0u64, 0i128);
         for level in 1..=self.tree.height {
             let (mut chosen, mut chosen_below, mut running) = (0, below, below);
-            for j in 0..b {
-                if j > 0 && (running as f64) <= target {
+            for j in 1..b {
+                // `running` is the estimate at child j's left edge.
+                running = running.saturating_add(self.noisy(level, node * b + j - 1, rng));
+                if (running as f64) <= target {
                     (chosen, chosen_below) = (j, running);
                 }
-                running = running.saturating_add(self.noisy(level, node * b + j, rng));
             }
             (node, below) = (node * b + chosen, chosen_below);
         }
