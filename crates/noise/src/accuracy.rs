@@ -74,28 +74,43 @@ pub fn laplace_sum_radius(b: f64, m: u64, alpha: f64) -> f64 {
 ///
 /// Chernoff bound with the exact moment generating function
 /// `M(λ) = (1−q)² / ((1−q·e^λ)(1−q·e^(−λ)))`, `q = e^(−1/b)`, `0 < λ < 1/b`:
-/// `P[S > k] = P[S >= k+1] <= e^(−λ(k+1))·M(λ)^m`, minimised over a grid of
-/// λ (any λ gives a valid bound, so the grid only costs tightness).
+/// `P[S > k] = P[S >= k+1] <= e^(−λ(k+1))·M(λ)^m`, minimised over λ by a
+/// coarse grid then a golden-section search around its best point (any λ
+/// gives a valid bound, so the search only costs tightness, never coverage).
 pub fn laplace_sum_one_sided_radius(b: f64, m: u64, alpha: f64) -> f64 {
     if m == 0 {
         return 0.0;
     }
     let ln_one_minus_q = (-(-1.0 / b).exp_m1()).ln();
-    let ln_mgf = |lambda: f64| {
-        2.0 * ln_one_minus_q
-            - (-(lambda - 1.0 / b).exp_m1()).ln()
-            - (-(-lambda - 1.0 / b).exp_m1()).ln()
-    };
     let ln_one_over_alpha = (1.0 / alpha).ln();
-    let steps = 2000;
+    // The bound on k + 1 at λ = u / b, for u in (0, 1).
+    let bound = |u: f64| {
+        let lambda = u / b;
+        let ln_mgf = 2.0 * ln_one_minus_q
+            - (-(lambda - 1.0 / b).exp_m1()).ln()
+            - (-(-lambda - 1.0 / b).exp_m1()).ln();
+        (m as f64 * ln_mgf + ln_one_over_alpha) / lambda
+    };
+    let steps = 64;
+    let grid = |i: u32| f64::from(i) / f64::from(steps);
     let best = (1..steps)
-        .map(|i| {
-            let lambda = f64::from(i) / f64::from(steps) / b;
-            (m as f64 * ln_mgf(lambda) + ln_one_over_alpha) / lambda
-        })
-        .fold(f64::INFINITY, f64::min);
-    // k + 1 >= best; round the float bound up before taking the integer.
-    ((best * TAIL_SLACK).ceil() - 1.0).max(0.0)
+        .min_by(|a, c| bound(grid(*a)).total_cmp(&bound(grid(*c))))
+        .unwrap_or(1);
+    let (mut lo, mut hi) = (grid(best - 1).max(1e-9), grid(best + 1).min(1.0 - 1e-9));
+    let phi = (5f64.sqrt() - 1.0) / 2.0;
+    let mut found = bound(grid(best));
+    for _ in 0..60 {
+        let (x1, x2) = (hi - phi * (hi - lo), lo + phi * (hi - lo));
+        let (f1, f2) = (bound(x1), bound(x2));
+        found = found.min(f1).min(f2);
+        if f1 < f2 {
+            hi = x2;
+        } else {
+            lo = x1;
+        }
+    }
+    // k + 1 >= found; round the float bound up before taking the integer.
+    ((found * TAIL_SLACK).ceil() - 1.0).max(0.0)
 }
 
 /// Smallest `k >= 0` (up to float resolution) with `P[|Z| > k] <= alpha` for

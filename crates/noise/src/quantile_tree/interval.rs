@@ -16,8 +16,9 @@
 //! contains the first bad boundary — one node per level, fixed by the data,
 //! not by the noise. So the bad boundaries that can be tested form a fixed set
 //! of at most `m` boundaries, and a union bound over that set alone (one-sided
-//! tails, `α/3` per end, `α/3` for the total) makes the interval cover the
-//! quantile with probability at least `1 − α`. See
+//! tails, `(α/3)/m` per boundary with the radius for its own number of noisy
+//! counts, `α/3` for the total) makes the interval cover the quantile with
+//! probability at least `1 − α`. See
 //! `docs/privacy/quantile_tree.md`.
 
 use rand::{CryptoRng, RngCore};
@@ -40,11 +41,18 @@ pub struct QuantileEstimate {
 
 /// Error radii of the tree's rank estimates, each holding with its share of α.
 struct Radii {
-    /// One-sided error of a below-boundary count, union over the `m`
+    /// One-sided error of a below-boundary count that sums `i` noisy counts,
+    /// at index `i` (0 ..= m), each at `(α/3)/m`: a union over the at most `m`
     /// boundaries one end of the interval can wrongly pass.
-    below: f64,
+    below: Vec<f64>,
     /// Two-sided error of the total.
     total: f64,
+}
+
+impl Radii {
+    fn worst(&self) -> f64 {
+        self.below.last().copied().unwrap_or(0.0)
+    }
 }
 
 impl QuantileTree {
@@ -52,15 +60,20 @@ impl QuantileTree {
         let alpha = 1.0 - check_confidence(confidence)?;
         let b = mechanism.scale();
         let terms = u64::from(self.height) * (self.branching - 1);
+        let each = alpha / 3.0 / terms as f64;
         Ok(Radii {
-            below: laplace_sum_one_sided_radius(b, terms, alpha / 3.0 / terms as f64),
+            below: (0..=terms)
+                .map(|i| laplace_sum_one_sided_radius(b, i, each))
+                .collect(),
             total: laplace_sum_radius(b, self.branching, alpha / 3.0),
         })
     }
 
     /// How far (in counts, or weights) from `p · N` the rank of the interval's
-    /// ends may be: `t_F + p·t_N`. Depends only on public parameters, so it
-    /// can be shown before a query runs.
+    /// ends may be at most: `t_F + p·t_N`, with `t_F` for a boundary estimated
+    /// from the most noisy counts (ends at boundaries estimated from fewer
+    /// counts get closer). Depends only on public parameters, so it can be
+    /// shown before a query runs.
     ///
     /// # Errors
     /// [`crate::NoiseError::InvalidParameter`] for a confidence outside (0, 1).
@@ -71,7 +84,7 @@ impl QuantileTree {
         confidence: f64,
     ) -> Result<f64> {
         let r = self.radii(mechanism, confidence)?;
-        Ok(r.below + p.clamp(0.0, 1.0) * r.total)
+        Ok(r.worst() + p.clamp(0.0, 1.0) * r.total)
     }
 
     /// As [`Self::quantiles`], each with a confidence interval at `confidence`.
@@ -101,10 +114,11 @@ impl QuantileTree {
             let value = noisy.descend(*p, rng);
             let total = noisy.total(rng) as f64;
             // F(x) <= p(N − w) puts the quantile at or above x; F(x) >= p(N − w) + w below.
-            let low_target = p * (total - radii.total - w) - radii.below;
-            let high_target = p * (total + radii.total - w) + w + radii.below;
-            let low = noisy.highest_boundary_below(low_target, rng);
-            let high = noisy.lowest_boundary_above(high_target, rng);
+            // Each boundary's test adds the radius for its own number of noisy counts.
+            let low_target = p * (total - radii.total - w);
+            let high_target = p * (total + radii.total - w) + w;
+            let low = noisy.highest_boundary_below(low_target, &radii.below, rng);
+            let high = noisy.lowest_boundary_above(high_target, &radii.below, rng);
             out.push(QuantileEstimate {
                 value,
                 interval: ConfidenceInterval {
@@ -126,54 +140,66 @@ impl NoisyTree<'_> {
             .fold(0i128, i128::saturating_add)
     }
 
-    /// A leaf boundary whose estimated below-count is at most `target` (the
-    /// lower bound when none is: nothing is below it), found greedily from
-    /// the root: at each level the rightmost child whose left edge qualifies.
+    /// A leaf boundary whose estimated below-count `F̃` passes
+    /// `F̃ + radius[i] ≤ target` (`i`: the noisy counts it sums), or the lower
+    /// bound when none does (nothing is below it), found greedily from the
+    /// root: at each level the rightmost child whose left edge passes.
     fn highest_boundary_below<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
         target: f64,
+        radius: &[f64],
         rng: &mut R,
     ) -> f64 {
         let b = self.tree.branching;
-        let (mut node, mut below) = (0u64, 0i128);
+        let (mut node, mut below, mut terms) = (0u64, 0i128, 0usize);
         for level in 1..=self.tree.height {
             let (mut chosen, mut chosen_below, mut running) = (0, below, below);
             for j in 1..b {
                 // `running` is the estimate at child j's left edge.
                 running = running.saturating_add(self.noisy(level, node * b + j - 1, rng));
-                if (running as f64) <= target {
+                let r = radius
+                    .get(terms + j as usize)
+                    .copied()
+                    .unwrap_or(f64::INFINITY);
+                if running as f64 + r <= target {
                     (chosen, chosen_below) = (j, running);
                 }
             }
-            (node, below) = (node * b + chosen, chosen_below);
+            (node, below, terms) = (node * b + chosen, chosen_below, terms + chosen as usize);
         }
         self.value_at(node as f64)
     }
 
-    /// A leaf boundary whose estimated below-count is at least `target` (the
-    /// upper bound when none is: everything is below it), found greedily:
-    /// at each level the leftmost child whose right edge qualifies, else the
-    /// last child (whose right edge is the node's, which qualified above).
+    /// A leaf boundary whose estimated below-count `F̃` passes
+    /// `F̃ − radius[i] ≥ target`, or the upper bound when none does
+    /// (everything is below it), found greedily: at each level the leftmost
+    /// child whose right edge passes, else the last child (whose right edge is
+    /// the node's, which passed above).
     fn lowest_boundary_above<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
         target: f64,
+        radius: &[f64],
         rng: &mut R,
     ) -> f64 {
         let b = self.tree.branching;
-        let (mut node, mut below) = (0u64, 0i128);
+        let (mut node, mut below, mut terms) = (0u64, 0i128, 0usize);
         for level in 1..=self.tree.height {
             let mut running = below;
             let mut chosen = (b - 1, None);
             for j in 0..b - 1 {
                 let left = running;
                 running = running.saturating_add(self.noisy(level, node * b + j, rng));
-                if (running as f64) >= target {
+                let r = radius
+                    .get(terms + j as usize + 1)
+                    .copied()
+                    .unwrap_or(f64::INFINITY);
+                if running as f64 - r >= target {
                     chosen = (j, Some(left));
                     break;
                 }
             }
             let (j, left) = chosen;
-            (node, below) = (node * b + j, left.unwrap_or(running));
+            (node, below, terms) = (node * b + j, left.unwrap_or(running), terms + j as usize);
         }
         self.value_at(node as f64 + 1.0)
     }
