@@ -69,8 +69,9 @@ pub struct OutputAccuracy {
     pub aggregate: String,
     /// Counts and sums: the 95% half-width, whatever the data.
     pub half_width: Option<f64>,
-    /// Averages: the half-width is at most this divided by the number of
-    /// values in the group (after contribution bounding).
+    /// Averages and variances: the half-width is at most this (to first
+    /// order) divided by the number of values in the group (after
+    /// contribution bounding).
     pub half_width_times_values: Option<f64>,
     /// Percentiles: the interval's ends lie within this many rows of the
     /// percentile's rank (`p·n`) in the group, after contribution bounding.
@@ -464,11 +465,34 @@ fn output_accuracy(call: &AggCall, widths: &[(ComponentKind, f64)]) -> OutputAcc
                 ),
             )
         }
-        AggKind::Variance | AggKind::StdDev => (
-            None,
-            None,
-            "depends on the group's size and spread: see the intervals of the release".into(),
-        ),
+        AggKind::Variance | AggKind::StdDev => {
+            // var = Q/n − (S/n)² over values centred on the bounds' midpoint,
+            // |S/n| ≤ half and Q/n ≤ half²: to first order it errs by at most
+            // (W_Q + 2·half·W_S + 3·half²·W_n) / n.
+            let half = call.bounds.map_or(0.0, |(lo, hi)| (hi - lo) / 2.0);
+            let total = of(ComponentKind::NormalizedSquares).unwrap_or(f64::NAN)
+                + 2.0 * half * of(ComponentKind::NormalizedSum).unwrap_or(f64::NAN)
+                + 3.0 * half * half * of(ComponentKind::Count).unwrap_or(f64::NAN);
+            if call.kind == AggKind::Variance {
+                (
+                    None,
+                    Some(total),
+                    format!(
+                        "about ±{total:.1} / n for a group of n values (±{:.2} at n = 1,000)",
+                        total / 1000.0
+                    ),
+                )
+            } else {
+                (
+                    None,
+                    None,
+                    format!(
+                        "about ±{total:.1} / (2·sd·n) for a group of n values with standard \
+                         deviation sd (the variance's ±{total:.1} / n, halved relative to sd)"
+                    ),
+                )
+            }
+        }
         AggKind::Percentile(p) => {
             let rows = of(ComponentKind::QuantileTree).unwrap_or(f64::NAN);
             rank_radius = Some(rows);

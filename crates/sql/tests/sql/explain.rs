@@ -117,6 +117,42 @@ async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
 }
 
 #[tokio::test]
+async fn explain_bounds_the_variance_interval_to_first_order() {
+    let ctx = context(PUMS).await;
+    let sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 2) \
+        sex, COUNT(*) AS n, VAR_POP(age) AS v FROM pums GROUP BY sex";
+    let e = ctx.explain(sql).await.expect("explain");
+    let var_times_n = e
+        .outputs
+        .iter()
+        .find(|o| o.aggregate.to_lowercase().starts_with("var"))
+        .and_then(|o| o.half_width_times_values)
+        .expect("variances scale with 1/n");
+    let config = QueryConfig {
+        confidence: 0.95,
+        intervals: true,
+    };
+    let release = ctx.query_with("alice", sql, config).await.expect("query");
+    let b = &release.batches[0];
+    let (n, lo, hi) = (
+        column(b, "n"),
+        column(b, "v_ci_low"),
+        column(b, "v_ci_high"),
+    );
+    // The prediction takes the worst case |mean − midpoint| = half the range,
+    // so the released half-width sits below it (measured: about 0.3×).
+    for i in 0..b.num_rows() {
+        let predicted = var_times_n / n[i];
+        let released = (hi[i] - lo[i]) / 2.0;
+        assert!(
+            released <= predicted * 1.1 && released >= predicted * 0.15,
+            "VAR half-width {released} vs predicted {predicted} at n = {}",
+            n[i]
+        );
+    }
+}
+
+#[tokio::test]
 async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
     let ctx = context(PUMS).await;
     let sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1.0) educ, \
