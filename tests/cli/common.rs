@@ -32,6 +32,18 @@ pub fn run(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// `privagg query --catalog <catalog> --epsilon <epsilon> "SELECT COUNT(*) FROM pums"`.
+pub fn count_pums(catalog: &str, epsilon: &str) -> (Option<i32>, String, String) {
+    run(&[
+        "query",
+        "--catalog",
+        catalog,
+        "--epsilon",
+        epsilon,
+        "SELECT COUNT(*) FROM pums",
+    ])
+}
+
 /// Runs privagg and insists on success; returns stdout.
 pub fn ok(args: &[&str]) -> String {
     let (code, out, err) = run(args);

@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::{ok, pums_catalog, run, spent_epsilon};
+use crate::common::{count_pums, ok, pums_catalog, run, spent_epsilon};
 
 #[test]
 fn budget_and_audit_show_what_was_spent_and_refused() {
@@ -12,14 +12,7 @@ fn budget_and_audit_show_what_was_spent_and_refused() {
     let budget = ok(&["budget", "--catalog", c]);
     assert!(budget.contains("nothing has been charged"), "{budget}");
     assert_eq!(spent_epsilon(&catalog, "alice"), "0");
-    ok(&[
-        "query",
-        "--catalog",
-        c,
-        "--epsilon",
-        "0.75",
-        "SELECT COUNT(*) FROM pums",
-    ]);
+    assert_eq!(count_pums(c, "0.75").0, Some(0));
     assert_eq!(
         run(&["query", "--catalog", c, "SELECT * FROM pums"]).0,
         Some(3)
@@ -56,14 +49,7 @@ fn audit_verify_names_the_first_tampered_entry() {
     let catalog = pums_catalog(dir.path(), 5.0);
     let c = catalog.to_str().expect("utf-8");
     for _ in 0..3 {
-        ok(&[
-            "query",
-            "--catalog",
-            c,
-            "--epsilon",
-            "0.5",
-            "SELECT COUNT(*) FROM pums",
-        ]);
+        assert_eq!(count_pums(c, "0.5").0, Some(0));
     }
     {
         let db = rusqlite::Connection::open(dir.path().join("ledger.db")).expect("open ledger");
@@ -82,24 +68,10 @@ fn a_read_only_ledger_refuses_queries_and_charges_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog = pums_catalog(dir.path(), 5.0);
     let c = catalog.to_str().expect("utf-8");
-    ok(&[
-        "query",
-        "--catalog",
-        c,
-        "--epsilon",
-        "0.5",
-        "SELECT COUNT(*) FROM pums",
-    ]);
+    assert_eq!(count_pums(c, "0.5").0, Some(0));
     let ledger = dir.path().join("ledger.db");
     std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o444)).expect("chmod");
-    let (code, out, err) = run(&[
-        "query",
-        "--catalog",
-        c,
-        "--epsilon",
-        "0.5",
-        "SELECT COUNT(*) FROM pums",
-    ]);
+    let (code, out, err) = count_pums(c, "0.5");
     assert_eq!(code, Some(1), "{err}");
     assert!(out.is_empty(), "nothing released: {out}");
     assert!(

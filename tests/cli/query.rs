@@ -1,6 +1,6 @@
 //! `privagg query` and `privagg explain` on ../shared/data/PUMS_dup.csv.
 
-use crate::common::{privagg, pums_catalog, run};
+use crate::common::{count_pums, privagg, pums_catalog, run};
 
 #[test]
 fn unknown_command_is_a_usage_error() {
@@ -66,16 +66,7 @@ fn budget_exhaustion_across_invocations_charges_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog = pums_catalog(dir.path(), 1.0);
     let c = catalog.to_str().expect("utf-8 path");
-    let q = |eps: &str| {
-        run(&[
-            "query",
-            "--catalog",
-            c,
-            "--epsilon",
-            eps,
-            "SELECT COUNT(*) FROM pums",
-        ])
-    };
+    let q = |eps: &str| count_pums(c, eps);
     assert_eq!(q("0.6").0, Some(0));
     let (code, _, err) = q("0.6");
     assert_eq!(code, Some(4), "{err}");
@@ -105,18 +96,7 @@ fn explain_charges_nothing() {
             "{out}"
         );
     }
-    assert_eq!(
-        run(&[
-            "query",
-            "--catalog",
-            c,
-            "--epsilon",
-            "1",
-            "SELECT COUNT(*) FROM pums"
-        ])
-        .0,
-        Some(0)
-    );
+    assert_eq!(count_pums(c, "1").0, Some(0));
 }
 
 #[test]

@@ -47,5 +47,5 @@ pub use laplace::LaplaceMechanism;
 pub use params::{Delta, Epsilon, L1Sensitivity, L2Sensitivity, NoiseScale, Rho};
 pub use partition_selection::PartitionSelector;
 pub use privacy_loss::{PrivacyLoss, epsilon_to_zcdp, zcdp_to_epsilon};
-pub use quantile_tree::{QuantileEstimate, QuantileTree};
+pub use quantile_tree::{QuantileEstimate, QuantileTree, RankRadii};
 pub use rng::SecureRng;

@@ -23,7 +23,7 @@ use crate::params::{Epsilon, L1Sensitivity};
 use crate::privacy_loss::PrivacyLoss;
 
 mod interval;
-pub use interval::QuantileEstimate;
+pub use interval::{QuantileEstimate, RankRadii};
 
 /// The shape of a quantile tree over `[lower, upper]`.
 ///

@@ -286,7 +286,7 @@ impl PrivateContext {
                     (Some(tree), AggKind::Percentile(p)) => {
                         let rows = WEIGHT_SCALE as f64;
                         half_widths.push((format!("{} (tree node, rows)", a.call.label), w / rows));
-                        let radius = tree.rank_radius(&c.mechanism, *p, 0.95)? / rows;
+                        let radius = tree.rank_radii(&c.mechanism, 0.95)?.rank_radius(*p) / rows;
                         widths.push((c.kind, radius));
                     }
                     _ => {

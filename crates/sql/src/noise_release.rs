@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
-use privagg_noise::{ConfidenceInterval, SecureRng};
+use privagg_noise::{ConfidenceInterval, LaplaceMechanism, QuantileTree, RankRadii, SecureRng};
 
 use crate::prepare::Prepared;
 
@@ -234,6 +234,18 @@ pub(crate) fn release_groups(
                 .collect()
         }
     };
+    // Percentile interval radii depend only on public parameters: once per aggregate.
+    let radii: Vec<Option<(&QuantileTree, &LaplaceMechanism, RankRadii)>> = aggregates
+        .iter()
+        .map(|a| match (&a.call.kind, a.components.first()) {
+            (AggKind::Percentile(_), Some(c)) => c
+                .tree
+                .as_ref()
+                .map(|t| Ok((t, &c.mechanism, t.rank_radii(&c.mechanism, confidence)?)))
+                .transpose(),
+            _ => Ok(None),
+        })
+        .collect::<Result<_>>()?;
     let mut rows = Vec::with_capacity(groups.len());
     for (keys, sums) in groups {
         let mut values = Vec::new();
@@ -241,9 +253,10 @@ pub(crate) fn release_groups(
         let mut offset = 0;
         for (i, a) in aggregates.iter().enumerate() {
             let n = exact_components(a).count();
-            let (v, ci) = match (&a.call.kind, leaves.get(i).and_then(Option::as_ref)) {
-                (AggKind::Percentile(p), Some(trees)) => {
-                    release_percentile(a, *p, trees.get(&keys), confidence, rng)?
+            let tree = radii.get(i).and_then(Option::as_ref);
+            let (v, ci) = match (&a.call.kind, leaves.get(i).and_then(Option::as_ref), tree) {
+                (AggKind::Percentile(p), Some(trees), Some(tree)) => {
+                    release_percentile(tree, *p, trees.get(&keys), rng)?
                 }
                 _ => release_aggregate(a, &sums[offset..offset + n], confidence, rng)?,
             };
@@ -263,27 +276,14 @@ pub(crate) fn release_groups(
 /// A percentile from the group's noisy quantile tree, with an interval that
 /// covers the bounded data's percentile (see docs/privacy/quantile_tree.md).
 fn release_percentile(
-    a: &AggregatePlan,
+    (tree, mechanism, radii): &(&QuantileTree, &LaplaceMechanism, RankRadii),
     p: f64,
     leaves: Option<&Vec<(u64, u64)>>,
-    confidence: f64,
     rng: &mut SecureRng,
 ) -> Result<(Option<f64>, Option<ConfidenceInterval>)> {
-    let Some(c) = a.components.first() else {
-        return Ok((None, None));
-    };
-    let Some(tree) = &c.tree else {
-        return Ok((None, None));
-    };
-    let empty = Vec::new();
-    let q = tree.quantiles_with_intervals(
-        leaves.unwrap_or(&empty),
-        &c.mechanism,
-        &[p],
-        confidence,
-        WEIGHT_SCALE as u64,
-        rng,
-    )?;
+    let leaves = leaves.map_or(&[][..], Vec::as_slice);
+    let q =
+        tree.quantiles_with_intervals(leaves, mechanism, &[p], radii, WEIGHT_SCALE as u64, rng)?;
     Ok(q.first()
         .map_or((None, None), |e| (Some(e.value), Some(e.interval))))
 }

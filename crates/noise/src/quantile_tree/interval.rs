@@ -25,7 +25,7 @@ use rand::{CryptoRng, RngCore};
 
 use super::{NoisyTree, QuantileTree};
 use crate::accuracy::{ConfidenceInterval, laplace_sum_one_sided_radius, laplace_sum_radius};
-use crate::error::Result;
+use crate::error::{NoiseError, Result};
 use crate::laplace::LaplaceMechanism;
 use crate::params::check_confidence;
 
@@ -39,74 +39,92 @@ pub struct QuantileEstimate {
     pub interval: ConfidenceInterval,
 }
 
-/// Error radii of the tree's rank estimates, each holding with its share of α.
-struct Radii {
+/// Error radii of a tree's rank estimates at one confidence level, each
+/// holding with its share of α. They depend only on public parameters (the
+/// tree's shape, the mechanism, the confidence): compute them once per
+/// aggregate with [`QuantileTree::rank_radii`] and reuse them for every group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankRadii {
     /// One-sided error of a below-boundary count that sums `i` noisy counts,
     /// at index `i` (0 ..= m), each at `(α/3)/m`: a union over the at most `m`
     /// boundaries one end of the interval can wrongly pass.
     below: Vec<f64>,
     /// Two-sided error of the total.
     total: f64,
+    /// What they were computed for.
+    confidence: f64,
+    scale: f64,
 }
 
-impl Radii {
-    fn worst(&self) -> f64 {
-        self.below.last().copied().unwrap_or(0.0)
+impl RankRadii {
+    /// How far (in counts, or weights) from `p · N` the rank of the interval's
+    /// ends may be at most: `t_F + p·t_N`, with `t_F` for a boundary estimated
+    /// from the most noisy counts (ends at boundaries estimated from fewer
+    /// counts get closer). Can be shown before a query runs.
+    pub fn rank_radius(&self, p: f64) -> f64 {
+        self.below.last().copied().unwrap_or(0.0) + p.clamp(0.0, 1.0) * self.total
+    }
+
+    /// The confidence level they hold at.
+    pub fn confidence(&self) -> f64 {
+        self.confidence
     }
 }
 
 impl QuantileTree {
-    fn radii(&self, mechanism: &LaplaceMechanism, confidence: f64) -> Result<Radii> {
-        let alpha = 1.0 - check_confidence(confidence)?;
-        let b = mechanism.scale();
-        let terms = u64::from(self.height) * (self.branching - 1);
-        let each = alpha / 3.0 / terms as f64;
-        Ok(Radii {
-            below: (0..=terms)
-                .map(|i| laplace_sum_one_sided_radius(b, i, each))
-                .collect(),
-            total: laplace_sum_radius(b, self.branching, alpha / 3.0),
-        })
-    }
-
-    /// How far (in counts, or weights) from `p · N` the rank of the interval's
-    /// ends may be at most: `t_F + p·t_N`, with `t_F` for a boundary estimated
-    /// from the most noisy counts (ends at boundaries estimated from fewer
-    /// counts get closer). Depends only on public parameters, so it can be
-    /// shown before a query runs.
+    /// The radii of this tree's rank estimates under `mechanism` at `confidence`.
     ///
     /// # Errors
     /// [`crate::NoiseError::InvalidParameter`] for a confidence outside (0, 1).
-    pub fn rank_radius(
-        &self,
-        mechanism: &LaplaceMechanism,
-        p: f64,
-        confidence: f64,
-    ) -> Result<f64> {
-        let r = self.radii(mechanism, confidence)?;
-        Ok(r.worst() + p.clamp(0.0, 1.0) * r.total)
+    pub fn rank_radii(&self, mechanism: &LaplaceMechanism, confidence: f64) -> Result<RankRadii> {
+        let alpha = 1.0 - check_confidence(confidence)?;
+        let scale = mechanism.scale();
+        let terms = self.max_terms();
+        let each = alpha / 3.0 / terms as f64;
+        Ok(RankRadii {
+            below: (0..=terms)
+                .map(|i| laplace_sum_one_sided_radius(scale, i, each))
+                .collect(),
+            total: laplace_sum_radius(scale, self.branching, alpha / 3.0),
+            confidence,
+            scale,
+        })
     }
 
-    /// As [`Self::quantiles`], each with a confidence interval at `confidence`.
+    /// The most noisy counts a below-boundary estimate sums: `h·(b − 1)`.
+    fn max_terms(&self) -> u64 {
+        u64::from(self.height) * (self.branching - 1)
+    }
+
+    /// As [`Self::quantiles`], each with a confidence interval at the
+    /// confidence of `radii` (from [`Self::rank_radii`] for this tree and mechanism).
     ///
     /// `value_weight` is the count one value adds to its leaf (1 for plain
     /// counts). The interval covers every value between the order statistics
     /// that bracket rank `p·(n − 1)` (so `PERCENTILE_CONT(p)` of the values,
-    /// clamped to the tree's bounds), with probability at least `confidence`
-    /// over the noise; for a tree of leaf width `w` it is at least `w` wide.
+    /// clamped to the tree's bounds), with probability at least the confidence
+    /// over the noise.
     ///
     /// # Errors
-    /// As [`Self::quantiles`], and for a confidence outside (0, 1).
+    /// As [`Self::quantiles`], and [`NoiseError::InvalidParameter`] for radii
+    /// made for another tree shape or mechanism.
     pub fn quantiles_with_intervals<R: RngCore + CryptoRng + ?Sized>(
         &self,
         leaf_counts: &[(u64, u64)],
         mechanism: &LaplaceMechanism,
         ps: &[f64],
-        confidence: f64,
+        radii: &RankRadii,
         value_weight: u64,
         rng: &mut R,
     ) -> Result<Vec<QuantileEstimate>> {
-        let radii = self.radii(mechanism, confidence)?;
+        if radii.scale != mechanism.scale() || radii.below.len() as u64 != self.max_terms() + 1 {
+            return Err(NoiseError::InvalidParameter {
+                name: "rank radii",
+                value: format!("scale {}", radii.scale),
+                reason: "radii must come from rank_radii for the same tree and mechanism",
+            });
+        }
+        let confidence = radii.confidence;
         let mut noisy = self.noisy_tree(leaf_counts, mechanism, ps)?;
         let w = value_weight as f64;
         let mut out = Vec::with_capacity(ps.len());
@@ -238,6 +256,7 @@ mod tests {
             .calibrate(&Epsilon::new(0.5).expect("e"), 1)
             .expect("mech");
         let mut rng = StdRng::seed_from_u64(90); // test-only
+        let radii = tree.rank_radii(&mech, 0.95).expect("radii");
         let mut widths = Vec::new();
         for n in [30usize, 3_000, 300_000] {
             let values = skewed(n, &mut rng);
@@ -247,7 +266,7 @@ mod tests {
             let (mut covered, mut width, trials) = (0, 0.0, 200);
             for _ in 0..trials {
                 let est = tree
-                    .quantiles_with_intervals(&leaves, &mech, &ps, 0.95, 1, &mut rng)
+                    .quantiles_with_intervals(&leaves, &mech, &ps, &radii, 1, &mut rng)
                     .expect("quantiles");
                 for (e, t) in est.iter().zip(&truth) {
                     assert!(e.interval.low <= e.value && e.value <= e.interval.high);
@@ -281,11 +300,12 @@ mod tests {
             .collect();
         let mut sorted = values.clone();
         sorted.sort_by(f64::total_cmp);
+        let radii = tree.rank_radii(&mech, 0.9).expect("radii");
         for p in [0.0, 0.25, 1.0] {
             let t = percentile_cont(&sorted, p);
             for _ in 0..50 {
                 let e = tree
-                    .quantiles_with_intervals(&leaves, &mech, &[p], 0.9, 1024, &mut rng)
+                    .quantiles_with_intervals(&leaves, &mech, &[p], &radii, 1024, &mut rng)
                     .expect("q")[0];
                 assert!(
                     e.interval.low <= t && t <= e.interval.high,
@@ -297,21 +317,37 @@ mod tests {
     }
 
     #[test]
-    fn empty_data_gives_the_whole_domain_and_bad_confidence_fails() {
+    fn empty_data_gives_the_whole_domain_and_bad_radii_fail() {
         let tree = QuantileTree::new(0.0, 10.0, 2, 4).expect("tree");
         let mech = tree
             .calibrate(&Epsilon::new(1.0).expect("e"), 1)
             .expect("mech");
         let mut rng = StdRng::seed_from_u64(92); // test-only
+        let radii = tree.rank_radii(&mech, 0.95).expect("radii");
         let e = tree
-            .quantiles_with_intervals(&[], &mech, &[0.5], 0.95, 1, &mut rng)
+            .quantiles_with_intervals(&[], &mech, &[0.5], &radii, 1, &mut rng)
             .expect("q")[0];
         assert_eq!((e.interval.low, e.interval.high), (0.0, 10.0));
-        assert!(
-            tree.quantiles_with_intervals(&[], &mech, &[0.5], 1.0, 1, &mut rng)
-                .is_err()
-        );
-        let r = tree.rank_radius(&mech, 0.5, 0.95).expect("radius");
-        assert!(r > 0.0 && r.is_finite());
+        assert_eq!(e.interval.confidence, 0.95);
+        assert!(tree.rank_radii(&mech, 1.0).is_err());
+        // Radii of another mechanism or another tree shape are refused.
+        let other = tree
+            .calibrate(&Epsilon::new(0.1).expect("e"), 1)
+            .expect("mech");
+        let deeper = QuantileTree::new(0.0, 10.0, 3, 4).expect("tree");
+        for wrong in [
+            tree.rank_radii(&other, 0.95).expect("radii"),
+            deeper.rank_radii(&mech, 0.95).expect("radii"),
+        ] {
+            assert!(
+                tree.quantiles_with_intervals(&[], &mech, &[0.5], &wrong, 1, &mut rng)
+                    .is_err()
+            );
+        }
+        // The radius grows with p (the total's share) and with less ε.
+        let (r0, r1) = (radii.rank_radius(0.0), radii.rank_radius(1.0));
+        assert!(0.0 < r0 && r0 < r1, "{r0} {r1}");
+        let less_epsilon = tree.rank_radii(&other, 0.95).expect("radii");
+        assert!(less_epsilon.rank_radius(0.5) > 5.0 * radii.rank_radius(0.5));
     }
 }

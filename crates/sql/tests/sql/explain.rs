@@ -100,17 +100,28 @@ async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
     }
     // Averages: the released half-width is within the first-order prediction
     // for the group's (noisy) number of values, up to second-order terms.
+    assert_within_prediction(b, "avg_age", avg_times_n, 0.3);
+}
+
+/// Each row's released half-width of `col` is at most 1.1× and at least
+/// `floor`× the first-order prediction `times_n / n` (n: the row's count `n`).
+fn assert_within_prediction(
+    b: &datafusion::arrow::array::RecordBatch,
+    col: &str,
+    times_n: f64,
+    floor: f64,
+) {
     let (n, lo, hi) = (
         column(b, "n"),
-        column(b, "avg_age_ci_low"),
-        column(b, "avg_age_ci_high"),
+        column(b, &format!("{col}_ci_low")),
+        column(b, &format!("{col}_ci_high")),
     );
     for i in 0..b.num_rows() {
-        let predicted = avg_times_n / n[i];
+        let predicted = times_n / n[i];
         let released = (hi[i] - lo[i]) / 2.0;
         assert!(
-            released <= predicted * 1.1 && released >= predicted * 0.3,
-            "AVG half-width {released} vs predicted {predicted} at n = {}",
+            released <= predicted * 1.1 && released >= predicted * floor,
+            "{col} half-width {released} vs predicted {predicted} at n = {}",
             n[i]
         );
     }
@@ -133,23 +144,9 @@ async fn explain_bounds_the_variance_interval_to_first_order() {
         intervals: true,
     };
     let release = ctx.query_with("alice", sql, config).await.expect("query");
-    let b = &release.batches[0];
-    let (n, lo, hi) = (
-        column(b, "n"),
-        column(b, "v_ci_low"),
-        column(b, "v_ci_high"),
-    );
     // The prediction takes the worst case |mean − midpoint| = half the range,
     // so the released half-width sits below it (measured: about 0.3×).
-    for i in 0..b.num_rows() {
-        let predicted = var_times_n / n[i];
-        let released = (hi[i] - lo[i]) / 2.0;
-        assert!(
-            released <= predicted * 1.1 && released >= predicted * 0.15,
-            "VAR half-width {released} vs predicted {predicted} at n = {}",
-            n[i]
-        );
-    }
+    assert_within_prediction(&release.batches[0], "v", var_times_n, 0.15);
 }
 
 #[tokio::test]
