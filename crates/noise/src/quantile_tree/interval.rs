@@ -158,68 +158,96 @@ impl NoisyTree<'_> {
             .fold(0i128, i128::saturating_add)
     }
 
+    /// Estimates of the below-count at the inner edges of `node` at `level`
+    /// (index k − 1 for the left edge of child k, k in 1..b), from the
+    /// estimate `below` at its left edge: one more noisy count per edge.
+    fn inner_edges<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        level: u32,
+        node: u64,
+        below: i128,
+        rng: &mut R,
+    ) -> Vec<i128> {
+        let b = self.tree.branching;
+        let mut running = below;
+        let mut edges = Vec::with_capacity(b as usize - 1);
+        for j in 0..b - 1 {
+            running = running.saturating_add(self.noisy(level, node * b + j, rng));
+            edges.push(running);
+        }
+        edges
+    }
+
+    /// Descends from the root; at each level `pick` chooses a child from the
+    /// node's inner-edge estimates, each paired with its radius
+    /// (`radius[i]`, `i` the noisy counts the estimate sums). Returns the leaf.
+    fn descend_by<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        radius: &[f64],
+        pick: impl Fn(&[(f64, f64)]) -> usize,
+        rng: &mut R,
+    ) -> u64 {
+        let b = self.tree.branching;
+        let (mut node, mut below, mut terms) = (0u64, 0i128, 0usize);
+        for level in 1..=self.tree.height {
+            let edges = self.inner_edges(level, node, below, rng);
+            let scored: Vec<(f64, f64)> = edges
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let r = radius.get(terms + i + 1).copied();
+                    (*e as f64, r.unwrap_or(f64::INFINITY))
+                })
+                .collect();
+            let child = pick(&scored).min(b as usize - 1);
+            if child > 0 {
+                below = edges[child - 1];
+            }
+            (node, terms) = (node * b + child as u64, terms + child);
+        }
+        node
+    }
+
     /// A leaf boundary whose estimated below-count `F̃` passes
-    /// `F̃ + radius[i] ≤ target` (`i`: the noisy counts it sums), or the lower
-    /// bound when none does (nothing is below it), found greedily from the
-    /// root: at each level the rightmost child whose left edge passes.
+    /// `F̃ + radius ≤ target`, or the lower bound when none does (nothing is
+    /// below it), found greedily: at each level the rightmost child whose left
+    /// edge passes.
     fn highest_boundary_below<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
         target: f64,
         radius: &[f64],
         rng: &mut R,
     ) -> f64 {
-        let b = self.tree.branching;
-        let (mut node, mut below, mut terms) = (0u64, 0i128, 0usize);
-        for level in 1..=self.tree.height {
-            let (mut chosen, mut chosen_below, mut running) = (0, below, below);
-            for j in 1..b {
-                // `running` is the estimate at child j's left edge.
-                running = running.saturating_add(self.noisy(level, node * b + j - 1, rng));
-                let r = radius
-                    .get(terms + j as usize)
-                    .copied()
-                    .unwrap_or(f64::INFINITY);
-                if running as f64 + r <= target {
-                    (chosen, chosen_below) = (j, running);
-                }
-            }
-            (node, below, terms) = (node * b + chosen, chosen_below, terms + chosen as usize);
-        }
-        self.value_at(node as f64)
+        let pick = |edges: &[(f64, f64)]| {
+            (1..=edges.len())
+                .rev()
+                .find(|k| edges[k - 1].0 + edges[k - 1].1 <= target)
+                .unwrap_or(0)
+        };
+        let leaf = self.descend_by(radius, pick, rng);
+        self.value_at(leaf as f64)
     }
 
     /// A leaf boundary whose estimated below-count `F̃` passes
-    /// `F̃ − radius[i] ≥ target`, or the upper bound when none does
-    /// (everything is below it), found greedily: at each level the leftmost
-    /// child whose right edge passes, else the last child (whose right edge is
-    /// the node's, which passed above).
+    /// `F̃ − radius ≥ target`, or the upper bound when none does (everything
+    /// is below it), found greedily: at each level the leftmost child whose
+    /// right edge passes, else the last child (whose right edge is the
+    /// node's, which passed above).
     fn lowest_boundary_above<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
         target: f64,
         radius: &[f64],
         rng: &mut R,
     ) -> f64 {
-        let b = self.tree.branching;
-        let (mut node, mut below, mut terms) = (0u64, 0i128, 0usize);
-        for level in 1..=self.tree.height {
-            let mut running = below;
-            let mut chosen = (b - 1, None);
-            for j in 0..b - 1 {
-                let left = running;
-                running = running.saturating_add(self.noisy(level, node * b + j, rng));
-                let r = radius
-                    .get(terms + j as usize + 1)
-                    .copied()
-                    .unwrap_or(f64::INFINITY);
-                if running as f64 - r >= target {
-                    chosen = (j, Some(left));
-                    break;
-                }
-            }
-            let (j, left) = chosen;
-            (node, below, terms) = (node * b + j, left.unwrap_or(running), terms + j as usize);
-        }
-        self.value_at(node as f64 + 1.0)
+        let pick = |edges: &[(f64, f64)]| {
+            // Child j's right edge is inner edge j + 1.
+            edges
+                .iter()
+                .position(|(e, r)| e - r >= target)
+                .unwrap_or(edges.len())
+        };
+        let leaf = self.descend_by(radius, pick, rng);
+        self.value_at(leaf as f64 + 1.0)
     }
 }
 
