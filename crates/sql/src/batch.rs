@@ -138,12 +138,12 @@ impl PrivateContext {
                 crate::syntax::clean(&e.to_string())
             ))
         };
-        let released = self
-            .session
-            .execute_logical_plan(upper)
-            .await
-            .map_err(post)?
-            .collect()
+        // One partition: the released rows keep their (key) order through
+        // HAVING and projections, and ORDER BY ties fall the same way.
+        let mut state = self.session.state();
+        state.config_mut().options_mut().execution.target_partitions = 1;
+        let physical = state.create_physical_plan(&upper).await.map_err(post)?;
+        let released = datafusion::physical_plan::collect(physical, state.task_ctx())
             .await
             .map_err(post)?;
         let with_ci = finish(released.clone(), true)?;

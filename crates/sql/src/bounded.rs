@@ -14,8 +14,8 @@ use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::dense_rank;
 use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{
-    AggregateUDF, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col,
-    lit, when,
+    AggregateUDF, Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit,
+    try_cast, when,
 };
 
 use crate::analyze::{AggKind, Analysis};
@@ -53,7 +53,7 @@ fn lattice(x: &Expr, lo: f64, hi: f64, offset: f64, exponent: i32, power: i64) -
     call(
         ToLattice::new(),
         vec![
-            cast(x.clone(), DataType::Float64),
+            try_cast(x.clone(), DataType::Float64),
             lit(lo),
             lit(hi),
             lit(offset),
@@ -180,7 +180,7 @@ pub(crate) fn bounded_plan(
         let summed = if *is_count {
             sum(e.clone())
         } else {
-            sum(cast(e.clone(), LATTICE_TYPE))
+            sum(try_cast(e.clone(), LATTICE_TYPE))
         };
         partials.push(summed.alias(name));
         fields.push(named(name));
@@ -221,7 +221,7 @@ pub(crate) fn bounded_plan(
         for (j, (name, _, is_count)) in row_partials.iter().enumerate() {
             let field = get_field(named(GROUPS), format!("p{j}"));
             let field = if *is_count {
-                cast(field, DataType::Int64)
+                try_cast(field, DataType::Int64)
             } else {
                 field
             };
@@ -251,7 +251,7 @@ pub(crate) fn bounded_plan(
                     let count_col = col(Column::from_name(format!("{}_p", a.components[0].column)));
                     call(
                         Cap::new(),
-                        vec![cast(p, LATTICE_TYPE), count_col, lit(rows_cap), lit(0i64)],
+                        vec![try_cast(p, LATTICE_TYPE), count_col, lit(rows_cap), lit(0i64)],
                     )
                 }
                 (ComponentKind::QuantileTree, _) => continue,
@@ -286,7 +286,7 @@ pub(crate) fn percentile_plan(
     let leaf = call(
         Leaf::new(),
         vec![
-            cast(value, DataType::Float64),
+            try_cast(value, DataType::Float64),
             lit(lo),
             lit(hi),
             lit(i64::from(TREE_HEIGHT)),
@@ -336,7 +336,7 @@ pub(crate) fn percentile_plan(
     let weight = call(
         Cap::new(),
         vec![
-            cast(named(ROWS) * lit(WEIGHT_SCALE), LATTICE_TYPE),
+            try_cast(named(ROWS) * lit(WEIGHT_SCALE), LATTICE_TYPE),
             named("__privagg_n"),
             lit(i64::from(max_rows)),
             lit(1i64),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::analyze::{AggCall, AggKind};
 use crate::error::{Result, rejected};
 use crate::options::GroupSelection;
+use crate::udf::lattice_value;
 
 /// What a noisy component measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -144,34 +145,59 @@ fn count_component(column: String, epsilon: &Epsilon, sensitivity: f64) -> Resul
 }
 
 /// A real-valued component: grid from the value-unit sensitivity, then an
-/// integer mechanism on the lattice with the lattice sensitivity.
+/// integer mechanism on the lattice with the lattice sensitivity `k · B`.
+/// `lattice_bound(r)` is the largest lattice magnitude one unit can add to
+/// one group with grid spacing `r`, computed with the very function the
+/// bounded plan uses, so the plan provably cannot exceed it.
 fn lattice_component(
     kind: ComponentKind,
     column: String,
     epsilon: &Epsilon,
     per_unit_bound: f64,
     k: f64,
-    clamp: Option<(f64, f64)>,
+    lattice_bound: &dyn Fn(f64) -> i128,
 ) -> Result<Component> {
     if per_unit_bound <= 0.0 || !per_unit_bound.is_finite() {
         return Err(rejected("bounds must not all be zero: widen lower/upper"));
     }
     let grid = Grid::for_scale(k * per_unit_bound / epsilon.to_f64())?;
     grid.check_bound(per_unit_bound)?;
-    let r = grid.spacing();
-    let lattice_bound = (per_unit_bound / r).round();
-    let sensitivity = L1Sensitivity::new(k * lattice_bound)?;
+    let sensitivity = L1Sensitivity::new(at_least(k as i128 * lattice_bound(grid.spacing())))?;
     let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
-    let clamp = clamp.map(|(l, u)| ((l / r).round() as i128, (u / r).round() as i128));
     Ok(Component {
         kind,
         mechanism,
         grid,
         sensitivity,
-        clamp,
+        clamp: None,
         tree: None,
         column,
     })
+}
+
+/// The smallest f64 that is at least `n` (sensitivities round up).
+fn at_least(n: i128) -> f64 {
+    let f = n as f64;
+    if (f as i128) < n { f.next_up() } else { f }
+}
+
+/// The lattice clamp of a SUM: a unit's per-group total is clamped to
+/// `[round(lower / r), round(upper / r)]`.
+fn sum_clamp(lo: f64, hi: f64, r: f64) -> (i128, i128) {
+    ((lo / r).round() as i128, (hi / r).round() as i128)
+}
+
+/// The largest magnitude of `privagg_to_lattice(x, lo, hi, mid, r, power)`
+/// over all x: the value is monotone in x on each side of `mid`, so it is
+/// reached at `lo` or `hi`.
+fn centred_bound(lo: f64, hi: f64, r: f64, power: i64) -> i128 {
+    let mid = (lo + hi) / 2.0;
+    [lo, hi]
+        .iter()
+        .filter_map(|&x| lattice_value(x, lo, hi, mid, r, power))
+        .map(i128::abs)
+        .max()
+        .unwrap_or(0)
 }
 
 fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Result<AggregatePlan> {
@@ -196,14 +222,13 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
         AggKind::CountUnits => vec![count_component(col("count"), share, k)?],
         AggKind::Sum => {
             let bound = lo.abs().max(hi.abs());
-            vec![lattice_component(
-                ComponentKind::Sum,
-                col("sum"),
-                share,
-                bound,
-                k,
-                Some((lo, hi)),
-            )?]
+            let clamp = |r: f64| {
+                let (l, u) = sum_clamp(lo, hi, r);
+                l.abs().max(u.abs())
+            };
+            let mut c = lattice_component(ComponentKind::Sum, col("sum"), share, bound, k, &clamp)?;
+            c.clamp = Some(sum_clamp(lo, hi, c.grid.spacing()));
+            vec![c]
         }
         AggKind::Mean | AggKind::Variance | AggKind::StdDev => {
             // A count and a normalised sum; variances add normalised squares.
@@ -217,7 +242,7 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
                     &e,
                     rows * half,
                     k,
-                    None,
+                    &|r| i128::from(b.max_rows) * centred_bound(lo, hi, r, 1),
                 )?,
             ];
             if with_squares {
@@ -227,7 +252,7 @@ fn plan_one(i: usize, call: &AggCall, share: &Epsilon, b: Contribution) -> Resul
                     &e,
                     rows * half * half,
                     k,
-                    None,
+                    &|r| i128::from(b.max_rows) * centred_bound(lo, hi, r, 2),
                 )?);
             }
             parts

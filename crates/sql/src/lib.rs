@@ -24,6 +24,7 @@ mod privacy_tests;
 mod register;
 pub mod release;
 mod syntax;
+mod total;
 pub mod udf;
 mod upper;
 

@@ -135,6 +135,32 @@ fn read_exact(
     Ok(out)
 }
 
+/// Groups in the order of their keys (Arrow's row format: a total order).
+fn sorted_by_keys<T>(
+    groups: Vec<(Vec<ScalarValue>, T)>,
+    key_types: &[DataType],
+) -> Result<Vec<(Vec<ScalarValue>, T)>> {
+    if key_types.is_empty() || groups.len() < 2 {
+        return Ok(groups);
+    }
+    let converter = RowConverter::new(
+        key_types
+            .iter()
+            .map(|t| SortField::new(t.clone()))
+            .collect(),
+    )
+    .map_err(execution)?;
+    let columns: Vec<ArrayRef> = (0..key_types.len())
+        .map(|i| ScalarValue::iter_to_array(groups.iter().map(|(k, _)| k[i].clone())))
+        .collect::<datafusion::error::Result<_>>()
+        .map_err(execution)?;
+    let rows = converter.convert_columns(&columns).map_err(execution)?;
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
+    let mut slots: Vec<Option<(Vec<ScalarValue>, T)>> = groups.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+}
+
 /// Leaf histograms of one percentile aggregate, per group key.
 pub(crate) type LeafCounts = HashMap<Vec<ScalarValue>, Vec<(u64, u64)>>;
 
@@ -222,7 +248,9 @@ pub(crate) fn release_groups(
         }
         None => {
             let shift = min_units.unwrap_or(1).saturating_sub(1);
-            exact
+            // Selection and release in the order of the keys, not in the
+            // hash aggregation's (data- and schedule-dependent) output order.
+            sorted_by_keys(exact, key_types)?
                 .into_iter()
                 .filter(|(_, g)| match selector {
                     // Requiring more units shifts the rule: a group of n units is

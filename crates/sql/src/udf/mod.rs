@@ -14,6 +14,8 @@
 //! - `privagg_leaf(x, lower, upper, height, branching)` — the quantile-tree leaf of a value.
 //! - `privagg_bottom_k_groups(salt, k, keys, unit, rows, partials...)` (aggregate) — L0
 //!   bounding inside the hash aggregation by unit.
+//! - `privagg_total_<f>(...)` / `privagg_total_op(op)(a, b)` — any scalar function or binary
+//!   operator with per-row error → NULL semantics (row expressions never fail a query).
 //! - `privagg_group_hash(salt, unit, keys...)` — a keyed hash of group keys, used to
 //!   pick each unit's groups at random for L0 bounding.
 
@@ -24,6 +26,7 @@ mod group_hash;
 mod lattice;
 mod leaf;
 mod share;
+mod total;
 
 use std::sync::Arc;
 
@@ -34,9 +37,10 @@ pub use bottom_k::{BottomKGroups, group_hash, unit_salt};
 pub use bounds::{BOUNDS_UDF_NAME, BoundsMarker};
 pub use cap::Cap;
 pub use group_hash::GroupHash;
-pub use lattice::ToLattice;
+pub use lattice::{ToLattice, lattice_value};
 pub use leaf::Leaf;
 pub use share::{SHARE_UDF_NAME, ShareMarker};
+pub use total::{TotalBinary, TotalFunction};
 
 /// The integer type of exact lattice sums.
 pub const LATTICE_TYPE: datafusion::arrow::datatypes::DataType =

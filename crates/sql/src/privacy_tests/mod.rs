@@ -19,6 +19,10 @@ use crate::context::PrivateContext;
 use crate::noise_release::group_keys;
 use crate::register::TableSource;
 
+mod fuzz;
+mod fuzz_data;
+mod grammar;
+
 /// One row of a users table.
 #[derive(Clone)]
 struct Row {
@@ -124,9 +128,9 @@ async fn context(rows: &[Row], max_groups: u32, max_rows: u32) -> PrivateContext
 
 /// Exact values per group: `units`, then every component column, then (for
 /// percentiles) the leaf weights keyed by (group, leaf).
-type Exact = HashMap<Vec<ScalarValue>, Vec<i128>>;
+pub(super) type Exact = HashMap<Vec<ScalarValue>, Vec<i128>>;
 
-fn decimal_or_int(a: &ArrayRef, row: usize) -> i128 {
+pub(super) fn decimal_or_int(a: &ArrayRef, row: usize) -> i128 {
     if a.is_null(row) {
         return 0;
     }
@@ -137,7 +141,7 @@ fn decimal_or_int(a: &ArrayRef, row: usize) -> i128 {
         .map_or(0, |i| i128::from(i.value(row)))
 }
 
-fn exact_by_group(batches: &[RecordBatch], key_types: &[DataType], columns: &[String]) -> Exact {
+pub(super) fn exact_by_group(batches: &[RecordBatch], key_types: &[DataType], columns: &[String]) -> Exact {
     let mut out = HashMap::new();
     for b in batches {
         let keys = group_keys(b, key_types).expect("keys");
@@ -154,7 +158,7 @@ fn exact_by_group(batches: &[RecordBatch], key_types: &[DataType], columns: &[St
     out
 }
 
-fn leaf_weights(
+pub(super) fn leaf_weights(
     batches: &[RecordBatch],
     key_types: &[DataType],
 ) -> HashMap<(Vec<ScalarValue>, i64), i128> {
@@ -175,7 +179,7 @@ fn leaf_weights(
     out
 }
 
-fn l1_difference<K: std::hash::Hash + Eq + Clone>(
+pub(super) fn l1_difference<K: std::hash::Hash + Eq + Clone>(
     a: &HashMap<K, i128>,
     b: &HashMap<K, i128>,
 ) -> i128 {
@@ -351,4 +355,35 @@ async fn each_unit_picks_its_groups_with_its_own_random_order() {
             "percentile plan: {weights:?}"
         );
     }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The neighbour fuzzer (see `fuzz`): 1,000 queries by default;
+/// `PRIVAGG_FUZZ_QUERIES` and `PRIVAGG_FUZZ_SEED` change the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn neighbour_fuzzer() {
+    let queries = env_or("PRIVAGG_FUZZ_QUERIES", 1000usize);
+    let seed = env_or("PRIVAGG_FUZZ_SEED", 20_261_130u64);
+    let started = std::time::Instant::now();
+    let f = fuzz::run(queries, seed).await;
+    eprintln!(
+        "neighbour fuzzer, seed {seed}: {} queries generated, {} accepted, {} rejected, \
+         {} neighbour runs, {} cells checked, {:.1} s",
+        f.generated,
+        f.accepted,
+        f.rejected,
+        f.neighbour_runs,
+        f.cells,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        f.accepted * 5 >= queries && f.rejected * 10 >= queries,
+        "the grammar should produce both accepted and rejected queries: {f:?}"
+    );
 }
