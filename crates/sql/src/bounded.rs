@@ -251,7 +251,12 @@ pub(crate) fn bounded_plan(
                     let count_col = col(Column::from_name(format!("{}_p", a.components[0].column)));
                     call(
                         Cap::new(),
-                        vec![try_cast(p, LATTICE_TYPE), count_col, lit(rows_cap), lit(0i64)],
+                        vec![
+                            try_cast(p, LATTICE_TYPE),
+                            count_col,
+                            lit(rows_cap),
+                            lit(0i64),
+                        ],
                     )
                 }
                 (ComponentKind::QuantileTree, _) => continue,

@@ -78,9 +78,8 @@ pub(crate) fn total_plan(plan: LogicalPlan) -> Result<LogicalPlan> {
             let names = NamePreserver::new(&node);
             node.map_expressions(|e| {
                 let saved = names.save(&e);
-                let total = totalize(e).map_err(|e| {
-                    datafusion::error::DataFusionError::Plan(e.to_string())
-                })?;
+                let total = totalize(e)
+                    .map_err(|e| datafusion::error::DataFusionError::Plan(e.to_string()))?;
                 Ok(Transformed::yes(saved.restore(total)))
             })?
             .map_data(|p| p.recompute_schema())

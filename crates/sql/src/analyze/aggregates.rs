@@ -262,4 +262,3 @@ pub(crate) fn describe_aggregate(
         weight,
     })
 }
-

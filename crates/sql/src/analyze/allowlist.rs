@@ -117,9 +117,11 @@ fn problem(e: &Expr, position: Position, place: &str, tables: &Tables) -> Option
         | Expr::Cast(_)
         | Expr::TryCast(_)
         | Expr::InList(_) => None,
-        Expr::Like(l) | Expr::SimilarTo(l) if position == Row && !is_constant(&l.pattern) => Some(
-            format!("LIKE / SIMILAR TO patterns in {place} must be constants (a pattern read from a row can fail)"),
-        ),
+        Expr::Like(l) | Expr::SimilarTo(l) if position == Row && !is_constant(&l.pattern) => {
+            Some(format!(
+                "LIKE / SIMILAR TO patterns in {place} must be constants (a pattern read from a row can fail)"
+            ))
+        }
         Expr::Like(_) | Expr::SimilarTo(_) => None,
         Expr::ScalarFunction(f) if f.func.name().starts_with("privagg_") => Some(format!(
             "{} is internal to privagg: use the SQL syntax in docs/sql.md (contribution_bounds_per_group, epsilon_share)",
@@ -135,10 +137,14 @@ fn problem(e: &Expr, position: Position, place: &str, tables: &Tables) -> Option
         }
         Expr::ScalarFunction(_) => None,
         Expr::ScalarSubquery(s) => sub_query(&s.subquery, !s.outer_ref_columns.is_empty()),
-        Expr::Exists(s) => sub_query(&s.subquery.subquery, !s.subquery.outer_ref_columns.is_empty()),
-        Expr::InSubquery(s) => {
-            sub_query(&s.subquery.subquery, !s.subquery.outer_ref_columns.is_empty())
-        }
+        Expr::Exists(s) => sub_query(
+            &s.subquery.subquery,
+            !s.subquery.outer_ref_columns.is_empty(),
+        ),
+        Expr::InSubquery(s) => sub_query(
+            &s.subquery.subquery,
+            !s.subquery.outer_ref_columns.is_empty(),
+        ),
         Expr::SetComparison(_) => Some(format!(
             "ANY / ALL sub-queries in {place} are not supported"
         )),
@@ -156,7 +162,9 @@ fn problem(e: &Expr, position: Position, place: &str, tables: &Tables) -> Option
         Expr::Placeholder(_) => Some(format!(
             "parameters ($1, ?) in {place} are not supported: write the value"
         )),
-        Expr::Unnest(_) => Some("UNNEST is not supported: it changes the rows of a customer".to_string()),
+        Expr::Unnest(_) => {
+            Some("UNNEST is not supported: it changes the rows of a customer".to_string())
+        }
         other => Some(format!(
             "{} in {place} is not supported",
             other.variant_name()

@@ -53,13 +53,24 @@ fn shared(name: &str) -> String {
 /// The first `rows` rows of PUMS_dup (t) and PUMS_pid (u).
 pub(super) fn base(rows: usize) -> Dataset {
     let mut d = Dataset::default();
-    for (i, line) in shared("PUMS_dup.csv").lines().skip(1).take(rows).enumerate() {
+    for (i, line) in shared("PUMS_dup.csv")
+        .lines()
+        .skip(1)
+        .take(rows)
+        .enumerate()
+    {
         // age,sex,educ,race,income,married,pid
         let f: Vec<&str> = line.split(',').collect();
         let num = |j: usize| f.get(j).and_then(|v| v.parse::<f64>().ok());
         let Some(uid) = num(6) else { continue };
         let seg = match (num(1), num(5)) {
-            (Some(s), Some(m)) if s == 0.0 => if m == 0.0 { "a" } else { "b" },
+            (Some(0.0), Some(m)) => {
+                if m == 0.0 {
+                    "a"
+                } else {
+                    "b"
+                }
+            }
             (Some(_), _) => "c",
             _ => "zzz",
         };
@@ -103,19 +114,28 @@ pub(super) fn adversary(uid: i64, consent: bool) -> Dataset {
         Some(50.0),
     ];
     let ys = [Some(i64::MAX), Some(i64::MIN), Some(0), None, Some(7)];
-    let ss = ["n/a", "99999999999999999999", "0", "", "-1", "1e400", "abc", "12"];
+    let ss = [
+        "n/a",
+        "99999999999999999999",
+        "0",
+        "",
+        "-1",
+        "1e400",
+        "abc",
+        "12",
+    ];
     let segs = ["a", "b", "c", "zzz"];
     let t = (0..600)
         .map(|i: usize| TRow {
             uid,
-            seg: (i % 11 != 0).then(|| segs[i % segs.len()].to_string()),
-            grp: (i % 17 != 0).then_some((i % 60) as i64 - 5),
+            seg: (!i.is_multiple_of(11)).then(|| segs[i % segs.len()].to_string()),
+            grp: (!i.is_multiple_of(17)).then_some((i % 60) as i64 - 5),
             x: xs[i % xs.len()],
             y: ys[i % ys.len()],
-            s: (i % 19 != 0).then(|| ss[i % ss.len()].to_string()),
+            s: (!i.is_multiple_of(19)).then(|| ss[i % ss.len()].to_string()),
             consent: if consent {
                 Some(true)
-            } else if i % 2 == 0 {
+            } else if i.is_multiple_of(2) {
                 Some(false)
             } else {
                 None

@@ -20,6 +20,8 @@ pub(super) struct Generated {
     pub keys: usize,
     /// Whether it has ORDER BY.
     pub ordered: bool,
+    /// Whether it has HAVING (which keeps groups by their noisy values).
+    pub having: bool,
 }
 
 /// A seeded query generator.
@@ -113,7 +115,7 @@ impl Grammar {
 
     /// A row-level predicate.
     fn predicate(&mut self, depth: u32) -> String {
-        let choice = self.rng.random_range(0..if depth == 0 { 12 } else { 16 });
+        let choice = self.rng.random_range(0..if depth == 0 { 13 } else { 16 });
         match choice {
             0 => format!("{} > {}", self.value(1), self.value(0)),
             1 => format!("{} = {}", self.value(1), self.literal()),
@@ -127,17 +129,26 @@ impl Grammar {
             9 => "EXISTS (SELECT 1 FROM p WHERE p.w > 2)".to_string(),
             10 => "to_timestamp(t.s) > now()".to_string(),
             11 => format!("{} / 0 > 1", self.value(0)),
+            12 if depth == 0 => "t.x > (SELECT AVG(x) FROM t)".to_string(),
             12 => format!("NOT ({})", self.predicate(depth - 1)),
-            13 => format!("({} AND {})", self.predicate(depth - 1), self.predicate(depth - 1)),
-            14 => format!("({} OR {})", self.predicate(depth - 1), self.predicate(depth - 1)),
+            13 => format!(
+                "({} AND {})",
+                self.predicate(depth - 1),
+                self.predicate(depth - 1)
+            ),
+            14 => format!(
+                "({} OR {})",
+                self.predicate(depth - 1),
+                self.predicate(depth - 1)
+            ),
             _ => "random() < 0.5".to_string(),
         }
     }
 
-    fn from_clause(&mut self) -> String {
+    fn relations(&mut self) -> String {
         self.with_u = false;
         self.with_p = false;
-        match self.rng.random_range(0..12) {
+        match self.rng.random_range(0..13) {
             0..=3 => "t".to_string(),
             4 => {
                 self.with_p = true;
@@ -169,14 +180,22 @@ impl Grammar {
             }
             9 => {
                 let pred = self.predicate(1);
-                format!(
-                    "(SELECT uid, seg, grp, x * 2 AS x, y, s, consent FROM t WHERE {pred}) t"
-                )
+                format!("(SELECT uid, seg, grp, x * 2 AS x, y, s, consent FROM t WHERE {pred}) t")
             }
             10 => {
                 self.with_u = true;
                 let pred = self.predicate(0);
                 format!("t JOIN u ON t.uid = u.uid AND {pred}")
+            }
+            11 => {
+                // Conditions that read every unit's rows (rejected).
+                self.with_p = true;
+                self.pick(&[
+                    "t JOIN p ON t.grp = p.grp AND t.x > (SELECT AVG(x) FROM t)",
+                    "t JOIN p ON t.grp = p.grp AND t.uid IN (SELECT uid FROM u WHERE z > 1)",
+                    "t JOIN p ON t.grp = p.grp AND (SELECT COUNT(*) FROM t) > 300",
+                ])
+                .to_string()
             }
             _ => "(SELECT uid, seg, grp, x, y, s, consent, 0 AS fake FROM t) t".to_string(),
         }
@@ -227,7 +246,7 @@ impl Grammar {
 
     /// The next query.
     pub(super) fn query(&mut self) -> Generated {
-        let from = self.from_clause();
+        let from = self.relations();
         let n_keys = self.rng.random_range(0..3);
         let keys: Vec<String> = (0..n_keys).map(|_| self.key()).collect();
         let n_aggs = self.rng.random_range(1..4);
@@ -251,7 +270,8 @@ impl Grammar {
             let names: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
             sql.push_str(&format!(" GROUP BY {}", names.join(", ")));
         }
-        if self.chance(0.2) {
+        let having = self.chance(0.2);
+        if having {
             sql.push_str(&format!(
                 " HAVING {}",
                 self.pick(&["a0 > 3", "a0 IS NOT NULL", "a0 > (SELECT MAX(x) FROM t)"])
@@ -268,6 +288,7 @@ impl Grammar {
             sql,
             keys: keys.len(),
             ordered,
+            having,
         }
     }
 }

@@ -141,7 +141,11 @@ pub(super) fn decimal_or_int(a: &ArrayRef, row: usize) -> i128 {
         .map_or(0, |i| i128::from(i.value(row)))
 }
 
-pub(super) fn exact_by_group(batches: &[RecordBatch], key_types: &[DataType], columns: &[String]) -> Exact {
+pub(super) fn exact_by_group(
+    batches: &[RecordBatch],
+    key_types: &[DataType],
+    columns: &[String],
+) -> Exact {
     let mut out = HashMap::new();
     for b in batches {
         let keys = group_keys(b, key_types).expect("keys");

@@ -216,7 +216,12 @@ impl ScalarUDFImpl for TotalBinary {
             )?;
             BinaryExpr::new(side(lv, 0, "l"), op, side(rv, 1, "r")).evaluate(&batch)
         };
-        per_row_fallback(&args.args, args.number_rows, args.return_field.data_type(), &evaluate)
+        per_row_fallback(
+            &args.args,
+            args.number_rows,
+            args.return_field.data_type(),
+            &evaluate,
+        )
     }
 }
 
@@ -248,7 +253,11 @@ mod tests {
     fn division_by_zero_gives_null_on_that_row_only() {
         let a = ColumnarValue::Array(Arc::new(Int64Array::from(vec![10, 20, 30, 40])));
         let b = ColumnarValue::Array(Arc::new(Int64Array::from(vec![2, 0, 3, 0])));
-        let out = run(&TotalBinary::new(Operator::Divide), vec![a, b], DataType::Int64);
+        let out = run(
+            &TotalBinary::new(Operator::Divide),
+            vec![a, b],
+            DataType::Int64,
+        );
         let out = out.as_primitive::<Int64Type>();
         assert_eq!(out.value(0), 5);
         assert!(out.is_null(1));
