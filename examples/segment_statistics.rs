@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             lower: Some(0.0),
             upper: Some(200.0),
             public_values: None,
+            data_type: None,
         },
     );
     columns.insert(
@@ -67,6 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             lower: None,
             upper: None,
             public_values: Some(vec!["bronze".into(), "silver".into(), "gold".into()]),
+            data_type: None,
         },
     );
     let policy = TableConfig {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use privagg::cli::CliError;
+use privagg::cli::catalog::{TableEntry, run_catalog_add};
 use privagg::cli::export::{run_export, run_generate};
 use privagg::cli::ledger::{run_audit, run_budget};
 use privagg::cli::query::{Format, QueryArgs, run_explain, run_query};
@@ -84,6 +85,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Edit the catalog (the data owner's commands).
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
     /// Show the audit log; `audit verify` checks its hash chain.
     Audit {
         /// The catalog file.
@@ -92,6 +98,30 @@ enum Command {
         /// `verify`: check the hash chain and name the first broken entry.
         #[arg(value_parser = ["verify"])]
         action: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogAction {
+    /// Add a private table to the catalog with explicit column types read
+    /// from its file. This reads the data: it is the data owner's action.
+    /// Queries then read CSV/JSON with these types, never inferring them.
+    Add {
+        /// The catalog file (must exist: ledger and analysts first).
+        #[arg(long, default_value = "privagg.toml")]
+        catalog: PathBuf,
+        /// SQL name of the new table.
+        #[arg(long)]
+        name: String,
+        /// The data file or directory (relative to the catalog's folder).
+        #[arg(long)]
+        path: PathBuf,
+        /// The privacy-unit column (whom the table protects).
+        #[arg(long)]
+        privacy_unit: String,
+        /// A boolean column: only rows where it is TRUE are ever read.
+        #[arg(long)]
+        consent_column: Option<String>,
     },
 }
 
@@ -167,6 +197,24 @@ fn main() -> ExitCode {
             json,
         } => run_budget(&catalog, analyst.as_deref(), json, &mut stdout),
         Command::Audit { catalog, action } => run_audit(&catalog, action.is_some(), &mut stdout),
+        Command::Catalog {
+            action:
+                CatalogAction::Add {
+                    catalog,
+                    name,
+                    path,
+                    privacy_unit,
+                    consent_column,
+                },
+        } => {
+            let entry = TableEntry {
+                name: &name,
+                path: &path,
+                privacy_unit: &privacy_unit,
+                consent_column: consent_column.as_deref(),
+            };
+            block_on(run_catalog_add(&catalog, &entry, &mut stdout))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

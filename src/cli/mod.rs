@@ -1,5 +1,6 @@
 //! The `privagg` command line: commands, exit codes, output formats.
 
+pub mod catalog;
 pub mod export;
 pub mod ledger;
 pub mod query;

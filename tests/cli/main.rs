@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
 
+mod catalog;
 mod common;
 mod concurrency;
 mod demo;

@@ -21,6 +21,7 @@
 //! max_groups_contributed = 1
 //! max_rows_per_group = 1
 //! [tables.columns.spend]
+//! type = "float64"           # CSV/JSON: declared types, never inferred from rows
 //! lower = 0.0
 //! upper = 500.0
 //! [tables.columns.segment]
@@ -33,6 +34,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use privagg_budget::{Limit, Scope};
 use serde::Deserialize;
 
@@ -136,6 +138,94 @@ pub struct ColumnConfig {
     pub upper: Option<f64>,
     /// Public group keys: grouping by this column needs no partition selection.
     pub public_values: Option<Vec<toml::Value>>,
+    /// The column's type (`int64`, `int32`, `float64`, `string`, `boolean`,
+    /// `date`, `timestamp`, `decimal(p, s)`, or an Arrow type name). Private
+    /// CSV and JSON tables are read with the declared types, never with types
+    /// inferred from their rows (see [`ColumnConfig::read_type`]).
+    #[serde(rename = "type", default)]
+    pub data_type: Option<String>,
+}
+
+impl ColumnConfig {
+    /// The type a private CSV/JSON column is read as: the declared `type`;
+    /// else `float64` for a column with bounds; else the kind of its public
+    /// values (integers → `int64`, numbers → `float64`, booleans → `boolean`);
+    /// else `None` (text). Depends on the catalog only.
+    ///
+    /// # Errors
+    /// A message when the declared type is not one privagg knows.
+    pub fn read_type(&self) -> std::result::Result<Option<DataType>, String> {
+        if let Some(t) = &self.data_type {
+            return parse_type(t).map(Some);
+        }
+        if self.lower.is_some() || self.upper.is_some() {
+            return Ok(Some(DataType::Float64));
+        }
+        let kind = self.public_values.as_ref().and_then(|v| v.first());
+        Ok(match kind {
+            Some(toml::Value::Integer(_)) => Some(DataType::Int64),
+            Some(toml::Value::Float(_)) => Some(DataType::Float64),
+            Some(toml::Value::Boolean(_)) => Some(DataType::Boolean),
+            _ => None,
+        })
+    }
+}
+
+/// Parses a column type of the catalog.
+///
+/// # Errors
+/// A message naming the accepted types.
+pub fn parse_type(text: &str) -> std::result::Result<DataType, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let simple = match t.as_str() {
+        "bigint" | "int64" | "long" => Some(DataType::Int64),
+        "int" | "integer" | "int32" => Some(DataType::Int32),
+        "smallint" | "int16" => Some(DataType::Int16),
+        "double" | "float64" | "float8" => Some(DataType::Float64),
+        "float" | "real" | "float32" => Some(DataType::Float32),
+        "string" | "text" | "varchar" | "utf8" => Some(DataType::Utf8),
+        "bool" | "boolean" => Some(DataType::Boolean),
+        "date" | "date32" => Some(DataType::Date32),
+        "timestamp" => Some(DataType::Timestamp(TimeUnit::Nanosecond, None)),
+        _ => None,
+    };
+    if let Some(ty) = simple {
+        return Ok(ty);
+    }
+    if let Some(args) = t.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')')) {
+        let parts: Vec<&str> = args.split(',').map(str::trim).collect();
+        if let [p, s] = parts.as_slice()
+            && let (Ok(p), Ok(s)) = (p.parse::<u8>(), s.parse::<i8>())
+            && (1..=38).contains(&p)
+            && s >= 0
+            && s as u8 <= p
+        {
+            return Ok(DataType::Decimal128(p, s));
+        }
+    }
+    text.trim().parse::<DataType>().map_err(|_| {
+        format!(
+            "unknown type '{text}': use int64, int32, float64, string, boolean, date, timestamp or decimal(p, s)"
+        )
+    })
+}
+
+/// The catalog name of a type ([`parse_type`] reads it back).
+pub fn type_name(ty: &DataType) -> String {
+    match ty {
+        DataType::Int64 => "int64".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int16 | DataType::Int8 | DataType::UInt8 => "int16".into(),
+        DataType::UInt16 | DataType::UInt32 => "int64".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Float32 | DataType::Float16 => "float32".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(_, None) => "timestamp".into(),
+        DataType::Decimal128(p, s) => format!("decimal({p}, {s})"),
+        other => other.to_string(),
+    }
 }
 
 /// `[[public_tables]]`.
@@ -238,6 +328,9 @@ impl Catalog {
             }
             for (col, c) in &t.columns {
                 let key = format!("columns.{col}");
+                if let Err(message) = c.read_type() {
+                    return Err(self.error(Some(&t.name), Some(&format!("{key}.type")), message));
+                }
                 match (c.lower, c.upper) {
                     (Some(l), Some(u)) if !(l.is_finite() && u.is_finite()) => {
                         return Err(self.error(

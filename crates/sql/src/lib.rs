@@ -16,6 +16,7 @@ pub mod catalog;
 mod context;
 pub mod dialect;
 mod error;
+pub mod infer;
 mod noise_release;
 pub mod options;
 mod prepare;

@@ -65,6 +65,15 @@ fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
             "column {column} is in the output without aggregation: only GROUP BY keys and aggregates can be released (add it to GROUP BY or aggregate it, e.g. AVG)"
         ));
     }
+    if let Some(signature) = message
+        .split("No function matches the given name and argument types ")
+        .nth(1)
+        .and_then(|r| r.split('.').next())
+    {
+        return SqlError::InvalidSql(format!(
+            "no function matches {signature}: the argument types do not fit (see the column types in the catalog, or add a CAST)"
+        ));
+    }
     if let Some(rest) = message.strip_prefix("table '")
         && let Some(name) = rest.strip_suffix("' not found")
     {

@@ -2,17 +2,19 @@
 //! private table is registered as a view that keeps only consenting rows with
 //! a non-NULL privacy unit: every plan over it starts with that filter, and
 //! nothing else can reach the raw file (the session is never handed out).
+//! Private CSV and JSON files are read with the catalog's column types, never
+//! with types inferred from private rows; Parquet carries its own schema.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{
-    CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext, col,
+    CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext, col, try_cast,
 };
 
 use crate::catalog::{Catalog, TableConfig};
@@ -26,7 +28,7 @@ pub enum TableSource {
     Batches(Vec<RecordBatch>),
 }
 
-fn format_of(path: &Path) -> Option<&'static str> {
+pub(crate) fn format_of(path: &Path) -> Option<&'static str> {
     let probe = if path.is_dir() {
         std::fs::read_dir(path)
             .ok()?
@@ -136,6 +138,113 @@ impl Views {
     }
 }
 
+/// The first file of a table path (itself, or the first in name order of a directory).
+fn first_file(path: &Path) -> Option<std::path::PathBuf> {
+    if !path.is_dir() {
+        return Some(path.to_path_buf());
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files.into_iter().next()
+}
+
+/// The type a private column is read as (declared in the catalog; the
+/// consent column is boolean; anything undeclared is text).
+fn read_type(table: &TableConfig, name: &str) -> std::result::Result<DataType, String> {
+    if table.consent_column.as_deref() == Some(name) && !table.columns.contains_key(name) {
+        return Ok(DataType::Boolean);
+    }
+    Ok(match table.columns.get(name) {
+        Some(c) => c.read_type()?.unwrap_or(DataType::Utf8),
+        None => DataType::Utf8,
+    })
+}
+
+/// Reads a private CSV or JSON table with the catalog's types, never with
+/// types inferred from its rows (one odd value in a private row must not
+/// change a column's type or make loading fail). CSV: the header gives the
+/// column names, every cell is read as text and converted with `TRY_CAST`
+/// (a cell that does not convert is NULL). JSON: the declared columns (and
+/// the unit and consent columns) are read with their types.
+async fn read_declared(
+    ctx: &SessionContext,
+    table: &TableConfig,
+    path: &Path,
+    format: &str,
+    describe: &dyn Fn(String) -> SqlError,
+) -> Result<DataFrame> {
+    let p = path.to_string_lossy().to_string();
+    if format == "json" {
+        let mut names: Vec<String> = table.columns.keys().cloned().collect();
+        names.extend(table.consent_column.iter().cloned());
+        names.push(table.privacy_unit.clone());
+        names.sort();
+        names.dedup();
+        let fields = names
+            .iter()
+            .map(|n| Ok(Field::new(n, read_type(table, n).map_err(describe)?, true)))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = Schema::new(fields);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| format!(".{e}"))
+            .unwrap_or_else(|| ".json".into());
+        return ctx
+            .read_json(
+                p,
+                JsonReadOptions::default()
+                    .file_extension(&ext)
+                    .schema(&schema),
+            )
+            .await
+            .map_err(|e| describe(format!("cannot read {}: {e}", path.display())));
+    }
+    let first =
+        first_file(path).ok_or_else(|| describe(format!("{} holds no file", path.display())))?;
+    let file = std::fs::File::open(&first)
+        .map_err(|e| describe(format!("cannot read {}: {e}", first.display())))?;
+    // The header only: `Some(0)` records.
+    let (header, _) = datafusion::arrow::csv::reader::Format::default()
+        .with_header(true)
+        .infer_schema(file, Some(0))
+        .map_err(|e| {
+            describe(format!(
+                "cannot read the header of {}: {e}",
+                first.display()
+            ))
+        })?;
+    let text = Schema::new(
+        header
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    let raw = ctx
+        .read_csv(p, CsvReadOptions::new().has_header(true).schema(&text))
+        .await
+        .map_err(|e| describe(format!("cannot read {}: {e}", path.display())))?;
+    let typed = text
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = read_type(table, f.name()).map_err(describe)?;
+            let c = col(quoted(f.name()));
+            Ok(if ty == DataType::Utf8 {
+                c
+            } else {
+                try_cast(c, ty).alias(f.name())
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    raw.select(typed).map_err(|e| describe(e.to_string()))
+}
+
 /// Registers one private table: checks its policy against the data's schema
 /// and installs the consent / NULL-unit filtering view under its name.
 pub(crate) async fn register_private(
@@ -148,7 +257,17 @@ pub(crate) async fn register_private(
         let key = key.to_string();
         move |message: String| catalog.error(Some(&table.name), Some(&key), message)
     };
-    let df = read(ctx, source, &err("path")).await?;
+    let declared = match &source {
+        TableSource::Path(path) if path.exists() => match format_of(path) {
+            Some(f @ ("csv" | "json")) => Some((path.clone(), f)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let df = match declared {
+        Some((path, format)) => read_declared(ctx, table, &path, format, &err("path")).await?,
+        None => read(ctx, source, &err("path")).await?,
+    };
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     check_column(&schema, &table.privacy_unit, &err("privacy_unit"))?;
     let mut filtered = df;

@@ -226,6 +226,7 @@ impl Dataset {
             lower: Some(lower),
             upper: Some(upper),
             public_values: None,
+            data_type: None,
         };
         let mut t_columns = std::collections::BTreeMap::new();
         t_columns.insert("x".to_string(), bounded(0.0, 100.0));
@@ -236,6 +237,7 @@ impl Dataset {
                 lower: None,
                 upper: None,
                 public_values: Some(vec!["a".into(), "b".into(), "c".into()]),
+                data_type: None,
             },
         );
         let table = |name: &str, consent: Option<&str>, columns| TableConfig {

@@ -107,6 +107,7 @@ async fn context(rows: &[Row], max_groups: u32, max_rows: u32) -> PrivateContext
             lower: Some(0.0),
             upper: Some(50.0),
             public_values: None,
+            data_type: None,
         },
     );
     let table = TableConfig {

@@ -125,6 +125,7 @@ pub async fn table_context(
             lower: Some(bounds.0),
             upper: Some(bounds.1),
             public_values: None,
+            data_type: None,
         },
     );
     if let Some(values) = public {
@@ -139,6 +140,7 @@ pub async fn table_context(
                         .map(|v| toml::Value::String(v.to_string()))
                         .collect(),
                 ),
+                data_type: None,
             },
         );
     }

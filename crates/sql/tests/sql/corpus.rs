@@ -31,19 +31,43 @@ lower = 0.0
 upper = 500000.0
 [tables.columns.sex]
 public_values = [0, 1]
+[tables.columns.educ]
+type = "int64"
+[tables.columns.race]
+type = "int64"
+[tables.columns.married]
+type = "int64"
+[tables.columns.pid]
+type = "int64"
 [[tables]]
 name = "pums_pid"
 path = "PUMS_pid.csv"
 privacy_unit = "pid"
+[tables.columns.pid]
+type = "int64"
+[tables.columns.age]
+type = "int64"
+[tables.columns.income]
+type = "float64"
+[tables.columns.educ]
+type = "int64"
 [[tables]]
 name = "users"
 path = "d1.csv"
 privacy_unit = "UserId"
+[tables.columns.Usage]
+type = "int64"
 [[tables]]
 name = "visits"
 path = "restaurant_week.csv"
 privacy_unit = "VisitorId"
 max_groups_contributed = 3
+[tables.columns.VisitorId]
+type = "int64"
+[tables.columns.Day]
+type = "int64"
+[tables.columns."Money spent (euros)"]
+type = "float64"
 "#;
 
 fn corpus_path() -> std::path::PathBuf {

@@ -5,6 +5,7 @@ mod bad_input;
 mod common;
 mod corpus;
 mod datasets;
+mod declared_schema;
 mod explain;
 mod selection;
 mod smoke;

@@ -1,0 +1,91 @@
+//! `privagg catalog add`: the data owner writes a table entry with explicit
+//! column types read from the file; queries then use those types.
+
+use crate::common::{ok, run};
+
+#[test]
+fn catalog_add_writes_declared_types_that_queries_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/restaurant_week.csv");
+    std::fs::copy(&data, dir.path().join("visits.csv")).expect("copy");
+    let catalog = dir.path().join("privagg.toml");
+    std::fs::write(
+        &catalog,
+        "[ledger]\npath = \"ledger.db\"\n[[analysts]]\nname = \"me\"\nepsilon = 5.0\ndelta = 1e-5\n",
+    )
+    .expect("write");
+    let c = catalog.to_str().expect("utf-8");
+    let out = ok(&[
+        "catalog",
+        "add",
+        "--catalog",
+        c,
+        "--name",
+        "visits",
+        "--path",
+        "visits.csv",
+        "--privacy-unit",
+        "VisitorId",
+    ]);
+    assert!(out.contains("added table 'visits' (5 columns"), "{out}");
+    let text = std::fs::read_to_string(&catalog).expect("read");
+    for expected in [
+        "[tables.columns.\"VisitorId\"]\ntype = \"int64\"",
+        "[tables.columns.\"Time entered\"]\ntype = \"string\"",
+        "[tables.columns.\"Day\"]\ntype = \"int64\"",
+    ] {
+        assert!(text.contains(expected), "{expected} missing in\n{text}");
+    }
+    let json = ok(&[
+        "query",
+        "--catalog",
+        c,
+        "--epsilon",
+        "1",
+        "--format",
+        "json",
+        "SELECT Day, COUNT(*) AS visits FROM visits GROUP BY Day",
+    ]);
+    assert!(
+        json.contains("\"Day\":1") || json.contains("\"Day\": 1"),
+        "{json}"
+    );
+    // Adding it twice, or naming a column the file lacks, is a usage error.
+    let (code, _, err) = run(&[
+        "catalog",
+        "add",
+        "--catalog",
+        c,
+        "--name",
+        "visits",
+        "--path",
+        "visits.csv",
+        "--privacy-unit",
+        "VisitorId",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("already in"), "{err}");
+    let (code, _, err) = run(&[
+        "catalog",
+        "add",
+        "--catalog",
+        c,
+        "--name",
+        "v2",
+        "--path",
+        "visits.csv",
+        "--privacy-unit",
+        "Nobody",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("privacy unit 'Nobody' is not a column"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&catalog).expect("read"),
+        text,
+        "unchanged"
+    );
+}
