@@ -3,6 +3,22 @@
 
 use crate::common::{ok, run};
 
+/// `privagg catalog add` of visits.csv under `name` with `unit`.
+fn add(catalog: &str, name: &str, unit: &str) -> (Option<i32>, String, String) {
+    run(&[
+        "catalog",
+        "add",
+        "--catalog",
+        catalog,
+        "--name",
+        name,
+        "--path",
+        "visits.csv",
+        "--privacy-unit",
+        unit,
+    ])
+}
+
 #[test]
 fn catalog_add_writes_declared_types_that_queries_use() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -16,18 +32,8 @@ fn catalog_add_writes_declared_types_that_queries_use() {
     )
     .expect("write");
     let c = catalog.to_str().expect("utf-8");
-    let out = ok(&[
-        "catalog",
-        "add",
-        "--catalog",
-        c,
-        "--name",
-        "visits",
-        "--path",
-        "visits.csv",
-        "--privacy-unit",
-        "VisitorId",
-    ]);
+    let (code, out, err) = add(c, "visits", "VisitorId");
+    assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("added table 'visits' (5 columns"), "{out}");
     let text = std::fs::read_to_string(&catalog).expect("read");
     for expected in [
@@ -52,32 +58,10 @@ fn catalog_add_writes_declared_types_that_queries_use() {
         "{json}"
     );
     // Adding it twice, or naming a column the file lacks, is a usage error.
-    let (code, _, err) = run(&[
-        "catalog",
-        "add",
-        "--catalog",
-        c,
-        "--name",
-        "visits",
-        "--path",
-        "visits.csv",
-        "--privacy-unit",
-        "VisitorId",
-    ]);
+    let (code, _, err) = add(c, "visits", "VisitorId");
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("already in"), "{err}");
-    let (code, _, err) = run(&[
-        "catalog",
-        "add",
-        "--catalog",
-        c,
-        "--name",
-        "v2",
-        "--path",
-        "visits.csv",
-        "--privacy-unit",
-        "Nobody",
-    ]);
+    let (code, _, err) = add(c, "v2", "Nobody");
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("privacy unit 'Nobody' is not a column"),

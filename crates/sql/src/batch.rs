@@ -85,7 +85,7 @@ impl PrivateContext {
                 }
             }
         }
-        let text = audited(planned.first().map_or("", |(_, o)| o.as_str()));
+        let text = audited(planned.first().map_or("", |(_, o, _)| o.as_str()));
         let fail = |e: SqlError| -> Result<Vec<Release>> {
             self.audit_rejection(&request_id, analyst, &text, &e)?;
             Err(e)
@@ -100,10 +100,10 @@ impl PrivateContext {
             )));
         }
         // Charge before reading any private data; nothing leaves without a durable charge.
-        let all: Vec<&Prepared> = planned.iter().map(|(p, _)| p).collect();
+        let all: Vec<&Prepared> = planned.iter().map(|(p, _, _)| p).collect();
         let receipt = self.charge(&request_id, analyst, &text, &all)?;
         let mut releases = Vec::with_capacity(planned.len());
-        for (prepared, original) in &planned {
+        for (prepared, original, _) in &planned {
             let run = Execution {
                 request_id: &request_id,
                 analyst,
@@ -113,6 +113,10 @@ impl PrivateContext {
             };
             releases.push(self.execute(prepared, &run, &mut rng).await?);
             progress(releases.len());
+        }
+        // The request succeeded: its SET statements become session defaults.
+        for (_, _, pending) in &planned {
+            self.apply_settings(pending);
         }
         Ok(releases)
     }

@@ -271,7 +271,7 @@ impl PrivateContext {
     /// # Errors
     /// As the preparation of [`Self::query`].
     pub async fn explain(&self, sql: &str) -> Result<Explanation> {
-        let (prepared, _) = self
+        let (prepared, _, _) = self
             .prepare_request(sql, 0, &OptionValues::default())
             .await?;
         let mut half_widths = Vec::new();
@@ -337,16 +337,21 @@ impl PrivateContext {
             })
     }
 
+    /// Plans a request. Its `SET` statements are returned as a pending
+    /// change of the session defaults (they apply to this request's query
+    /// at once): the caller applies them only once the request succeeds, so
+    /// `explain` and rejected requests change nothing.
     pub(crate) async fn prepare_request(
         &self,
         sql: &str,
         salt: i64,
         overrides: &OptionValues,
-    ) -> Result<(Prepared, String)> {
+    ) -> Result<(Prepared, String, OptionValues)> {
         let mut query = None;
+        let mut pending = OptionValues::default();
         for statement in parse_request(sql)? {
             match statement {
-                Statement::Set { name, value } => self.set_option(&name, &value)?,
+                Statement::Set { name, value } => pending.set(&name, &value)?,
                 Statement::Query {
                     sql,
                     options,
@@ -366,8 +371,8 @@ impl PrivateContext {
         for (name, value) in &options {
             sql_options.set(name, value)?;
         }
-        let merged = sql_options
-            .or(&overrides.or(&self.settings.lock().unwrap_or_else(PoisonError::into_inner)));
+        let merged = sql_options.or(&overrides
+            .or(&pending.or(&self.settings.lock().unwrap_or_else(PoisonError::into_inner))));
         let prepared = prepare(
             &self.session,
             &self.catalog,
@@ -377,7 +382,13 @@ impl PrivateContext {
             salt,
         )
         .await?;
-        Ok((prepared, original))
+        Ok((prepared, original, pending))
+    }
+
+    /// Makes a successful request's `SET` statements the session defaults.
+    pub(crate) fn apply_settings(&self, pending: &OptionValues) {
+        let mut settings = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        *settings = pending.or(&settings);
     }
 
     pub(crate) fn charge(
@@ -542,7 +553,7 @@ impl PrivateContext {
         Vec<datafusion::arrow::array::RecordBatch>,
         Vec<Vec<datafusion::arrow::array::RecordBatch>>,
     )> {
-        let (prepared, _) = self
+        let (prepared, _, _) = self
             .prepare_request(sql, salt, &OptionValues::default())
             .await?;
         let exact = self.run(prepared.bounded.clone()).await?;

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 
 use crate::error::{Result, SqlError};
 
@@ -26,45 +26,8 @@ fn error(path: &Path, message: impl std::fmt::Display) -> SqlError {
 /// # Errors
 /// [`SqlError::Catalog`] when the file cannot be read.
 pub async fn infer_columns(path: &Path) -> Result<Vec<(String, DataType)>> {
-    if !path.exists() {
-        return Err(error(path, "does not exist"));
-    }
     let ctx = SessionContext::new();
-    let p = path.to_string_lossy().to_string();
-    let ext = crate::register::format_of(path);
-    let df = match ext {
-        Some("parquet") => ctx.read_parquet(p, ParquetReadOptions::default()).await,
-        Some("csv") => {
-            ctx.read_csv(
-                p,
-                CsvReadOptions::new()
-                    .has_header(true)
-                    .schema_infer_max_records(usize::MAX),
-            )
-            .await
-        }
-        Some("json") => {
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(|e| format!(".{e}"))
-                .unwrap_or_else(|| ".json".into());
-            ctx.read_json(
-                p,
-                JsonReadOptions::default()
-                    .file_extension(&ext)
-                    .schema_infer_max_records(usize::MAX),
-            )
-            .await
-        }
-        _ => {
-            return Err(error(
-                path,
-                "use a .parquet, .csv or .json file (or a directory of them)",
-            ));
-        }
-    }
-    .map_err(|e| error(path, format!("cannot read: {e}")))?;
+    let df = crate::register::read_inferred(&ctx, path, usize::MAX, &|m| error(path, m)).await?;
     Ok(df
         .schema()
         .fields()

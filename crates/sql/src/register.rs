@@ -47,6 +47,54 @@ pub(crate) fn format_of(path: &Path) -> Option<&'static str> {
 }
 
 /// Reads a source as a DataFrame with DataFusion's own readers.
+/// DataFusion's default number of rows looked at to infer a schema.
+const DEFAULT_INFER_RECORDS: usize = 1000;
+
+/// The JSON file extension DataFusion should list (`.json`, `.jsonl`, ...).
+fn json_extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_else(|| ".json".into())
+}
+
+/// Reads a file or directory with the types DataFusion infers from its first
+/// `infer_records` rows (public tables; the owner's `catalog add`).
+pub(crate) async fn read_inferred(
+    ctx: &SessionContext,
+    path: &Path,
+    infer_records: usize,
+    describe: &dyn Fn(String) -> SqlError,
+) -> Result<DataFrame> {
+    if !path.exists() {
+        return Err(describe(format!("{} does not exist", path.display())));
+    }
+    let p = path.to_string_lossy().to_string();
+    let df = match format_of(path) {
+        Some("parquet") => ctx.read_parquet(p, ParquetReadOptions::default()).await,
+        Some("csv") => {
+            let options = CsvReadOptions::new()
+                .has_header(true)
+                .schema_infer_max_records(infer_records);
+            ctx.read_csv(p, options).await
+        }
+        Some("json") => {
+            let ext = json_extension(path);
+            let options = JsonReadOptions::default()
+                .file_extension(&ext)
+                .schema_infer_max_records(infer_records);
+            ctx.read_json(p, options).await
+        }
+        _ => {
+            return Err(describe(format!(
+                "{}: use a .parquet, .csv or .json file (or a directory of them)",
+                path.display()
+            )));
+        }
+    };
+    df.map_err(|e| describe(format!("cannot read {}: {e}", path.display())))
+}
+
 async fn read(
     ctx: &SessionContext,
     source: TableSource,
@@ -63,35 +111,7 @@ async fn read(
             ctx.read_table(Arc::new(table))
                 .map_err(|e| describe(e.to_string()))
         }
-        TableSource::Path(path) => {
-            if !path.exists() {
-                return Err(describe(format!("{} does not exist", path.display())));
-            }
-            let p = path.to_string_lossy().to_string();
-            let df = match format_of(&path) {
-                Some("parquet") => ctx.read_parquet(p, ParquetReadOptions::default()).await,
-                Some("csv") => {
-                    ctx.read_csv(p, CsvReadOptions::new().has_header(true))
-                        .await
-                }
-                Some("json") => {
-                    let ext = path
-                        .extension()
-                        .and_then(|e| e.to_str())
-                        .map(|e| format!(".{e}"))
-                        .unwrap_or_else(|| ".json".into());
-                    ctx.read_json(p, JsonReadOptions::default().file_extension(&ext))
-                        .await
-                }
-                _ => {
-                    return Err(describe(format!(
-                        "{}: use a .parquet, .csv or .json file (or a directory of them)",
-                        path.display()
-                    )));
-                }
-            };
-            df.map_err(|e| describe(format!("cannot read {}: {e}", path.display())))
-        }
+        TableSource::Path(path) => read_inferred(ctx, &path, DEFAULT_INFER_RECORDS, describe).await,
     }
 }
 
@@ -189,11 +209,7 @@ async fn read_declared(
             .map(|n| Ok(Field::new(n, read_type(table, n).map_err(describe)?, true)))
             .collect::<Result<Vec<_>>>()?;
         let schema = Schema::new(fields);
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| format!(".{e}"))
-            .unwrap_or_else(|| ".json".into());
+        let ext = json_extension(path);
         return ctx
             .read_json(
                 p,

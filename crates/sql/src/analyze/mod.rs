@@ -102,8 +102,19 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
     }
     let mut seen = std::collections::HashSet::new();
     private_tables.retain(|t| seen.insert(t.clone()));
-    for key in &aggregate.group_expr {
+    for (i, key) in aggregate.group_expr.iter().enumerate() {
         allowlist::check_expr(key, Position::Row, "GROUP BY", &tables)?;
+        if aggregate.group_expr[..i].contains(key) {
+            return Err(rejected(format!(
+                "{} appears twice in GROUP BY: list each key once",
+                key.human_display()
+            )));
+        }
+    }
+    if aggregate.schema.fields().len() != aggregate.group_expr.len() + aggregate.aggr_expr.len() {
+        return Err(rejected(
+            "this GROUP BY shape is not supported: list each key once, as a column or an expression",
+        ));
     }
     let is_unit = |c: &Column| lineage::is_unit(&aggregate.input, c, &tables);
     let mut aggregates = aggregate

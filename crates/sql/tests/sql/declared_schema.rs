@@ -17,6 +17,14 @@ fn catalog(dir: &std::path::Path, file: &str, columns: &str) -> Catalog {
     Catalog::parse(&text, "declared.toml", dir.to_path_buf()).expect("catalog")
 }
 
+/// A context over `contents` written to `dir/file`, with [`COLUMNS`] declared.
+async fn context_over(dir: &std::path::Path, file: &str, contents: &str) -> PrivateContext {
+    std::fs::write(dir.join(file), contents).expect("write");
+    PrivateContext::with_ledger(catalog(dir, file, COLUMNS), Arc::new(MemoryLedger::new()))
+        .await
+        .expect("context")
+}
+
 const COLUMNS: &str = "[tables.columns.income]\ntype = \"int64\"\nlower = 0.0\nupper = 100.0\n\
                        [tables.columns.day]\ntype = \"int64\"\n";
 
@@ -31,13 +39,7 @@ async fn run_csv(extra: &str) -> (Option<DataType>, String) {
         csv.push_str(&format!("u{i},{},{},x,true\n", i % 3, i % 90));
     }
     csv.push_str(extra);
-    std::fs::write(dir.path().join("t.csv"), csv).expect("write");
-    let ctx = PrivateContext::with_ledger(
-        catalog(dir.path(), "t.csv", COLUMNS),
-        Arc::new(MemoryLedger::new()),
-    )
-    .await
-    .expect("context");
+    let ctx = context_over(dir.path(), "t.csv", &csv).await;
     match ctx.query("a", QUERY).await {
         Ok(r) => (
             r.batches
@@ -73,13 +75,7 @@ async fn undeclared_columns_are_text_whatever_the_rows_hold() {
     for i in 0..50 {
         csv.push_str(&format!("u{i},1,{i},{},true\n", i % 2));
     }
-    std::fs::write(dir.path().join("t.csv"), csv).expect("write");
-    let ctx = PrivateContext::with_ledger(
-        catalog(dir.path(), "t.csv", COLUMNS),
-        Arc::new(MemoryLedger::new()),
-    )
-    .await
-    .expect("context");
+    let ctx = context_over(dir.path(), "t.csv", &csv).await;
     // `note` holds only numbers, but the catalog does not say it is numeric.
     let r = ctx
         .query("a", "SELECT note, COUNT(*) AS n FROM t GROUP BY note")
@@ -107,13 +103,7 @@ async fn json_tables_read_declared_columns_only() {
             i % 90
         ));
     }
-    std::fs::write(dir.path().join("t.json"), json).expect("write");
-    let ctx = PrivateContext::with_ledger(
-        catalog(dir.path(), "t.json", COLUMNS),
-        Arc::new(MemoryLedger::new()),
-    )
-    .await
-    .expect("context");
+    let ctx = context_over(dir.path(), "t.json", &json).await;
     let r = ctx.query("a", QUERY).await.expect("declared JSON");
     assert_eq!(r.batches[0].schema().field(0).data_type(), &DataType::Int64);
     let e = ctx

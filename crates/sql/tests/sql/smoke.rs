@@ -77,3 +77,29 @@ async fn pums_statistics_with_percentiles() {
     assert!(in_range("median_age", 20.0, 65.0), "{}", show(&r.batches));
     assert_eq!(r.metadata.epsilon, "5");
 }
+
+/// `SET` changes the session's defaults only when its request succeeds:
+/// `explain` and rejected requests leave them as they were.
+#[tokio::test]
+async fn set_applies_only_when_the_request_succeeds() {
+    let ctx = crate::common::context(crate::common::D1).await;
+    let count = "SELECT COUNT(*) FROM users";
+    let epsilon = |r: privagg_sql::Release| r.metadata.epsilon;
+    ctx.explain(&format!("SET privagg.epsilon = 0.25; {count}"))
+        .await
+        .expect("explain");
+    assert_eq!(epsilon(ctx.query("alice", count).await.expect("q")), "1");
+    ctx.query(
+        "alice",
+        "SET privagg.epsilon = 0.25; SELECT MAX(Usage) FROM users",
+    )
+    .await
+    .expect_err("rejected");
+    assert_eq!(epsilon(ctx.query("alice", count).await.expect("q")), "1");
+    let r = ctx
+        .query("alice", &format!("SET privagg.epsilon = 0.25; {count}"))
+        .await
+        .expect("set");
+    assert_eq!(epsilon(r), "0.25");
+    assert_eq!(epsilon(ctx.query("alice", count).await.expect("q")), "0.25");
+}
