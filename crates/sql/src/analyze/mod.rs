@@ -181,8 +181,6 @@ fn thread_unit(input: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<L
                 let Some(table) = catalog.table(name) else {
                     return Ok(Transformed::no(node));
                 };
-                let schema = Arc::clone(alias.input.schema());
-                let _ = schema;
                 let columns = node.schema().columns();
                 let unit = columns
                     .iter()
