@@ -3,13 +3,16 @@
 //! expressions"):
 //!
 //! - types are coerced first (DataFusion's own type coercion), so the casts
-//!   it would insert later are visible here;
+//!   it would insert later are visible here, and expressions are simplified
+//!   (DataFusion's own simplifier: functions such as `arrow_cast` that only
+//!   work once simplified become what they stand for, constants are folded);
 //! - every `CAST` becomes a safe cast (`TRY_CAST`: a value that does not
 //!   convert is NULL);
 //! - every binary operator other than comparisons and logic runs through
 //!   [`TotalBinary`] (division by zero, overflow → NULL on that row);
-//! - every scalar function with a non-constant argument runs through
-//!   [`TotalFunction`] (an error on a row → NULL on that row).
+//! - every scalar function with arguments (constant ones too: a failing
+//!   constant fails only when a row reaches it, which depends on the data)
+//!   runs through [`TotalFunction`] (an error on a row → NULL on that row).
 //!
 //! Comparisons, `AND`/`OR`/`NOT`, `IS [NOT] NULL/TRUE/...`, `BETWEEN`,
 //! `IN (list)`, `CASE`, negation (wrapping) and `LIKE` with a constant
@@ -22,9 +25,11 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, ScalarUDF};
-use datafusion::optimizer::AnalyzerRule;
 use datafusion::optimizer::analyzer::type_coercion::{TypeCoercion, TypeCoercionRewriter};
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyExpressions};
+use datafusion::optimizer::{AnalyzerRule, OptimizerContext, OptimizerRule};
 
 use crate::error::{Result, rejected};
 use crate::udf::{TotalBinary, TotalFunction};
@@ -44,9 +49,10 @@ fn totalize(expr: Expr) -> Result<Expr> {
                 let udf = Arc::new(ScalarUDF::from(TotalBinary::new(op)));
                 Transformed::yes(udf.call(vec![*left, *right]))
             }
+            // Constant arguments too: a constant that fails (`sqrt(-2.5)`)
+            // fails only when a row reaches it, which depends on the data.
             Expr::ScalarFunction(ScalarFunction { func, args })
-                if !func.name().starts_with("privagg_")
-                    && args.iter().any(|a| !matches!(a, Expr::Literal(..))) =>
+                if !func.name().starts_with("privagg_") && !args.is_empty() =>
             {
                 let udf = Arc::new(ScalarUDF::from(TotalFunction::new(func)));
                 Transformed::yes(udf.call(args))
@@ -58,23 +64,32 @@ fn totalize(expr: Expr) -> Result<Expr> {
     .map_err(fail)
 }
 
-/// Coerces an expression over `schema` and makes it total.
+/// Coerces and simplifies an expression over `schema` and makes it total.
 pub(crate) fn total_expr(expr: Expr, schema: &DFSchema) -> Result<Expr> {
     let coerced = expr
         .rewrite(&mut TypeCoercionRewriter::new(schema))
         .map_err(fail)?
         .data;
-    totalize(coerced)
+    let context = SimplifyContext::builder()
+        .with_schema(Arc::new(schema.clone()))
+        .build();
+    let simplified = ExprSimplifier::new(context)
+        .simplify(coerced)
+        .map_err(fail)?;
+    totalize(simplified)
 }
 
-/// Coerces a row-level plan and makes every expression in it total, keeping
+/// Coerces and simplifies a row-level plan and makes every expression in it total, keeping
 /// every output column's name.
 pub(crate) fn total_plan(plan: LogicalPlan) -> Result<LogicalPlan> {
     let coerced = TypeCoercion::new()
         .analyze(plan, &ConfigOptions::default())
         .map_err(fail)?;
+    let (simplifier, context) = (SimplifyExpressions::new(), OptimizerContext::new());
     coerced
         .transform_up(|node| {
+            // The rule rewrites one node; the walk is ours (bottom-up).
+            let node = simplifier.rewrite(node, &context)?.data;
             let names = NamePreserver::new(&node);
             node.map_expressions(|e| {
                 let saved = names.save(&e);
