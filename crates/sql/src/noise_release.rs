@@ -47,6 +47,13 @@ fn execution(what: impl std::fmt::Display) -> SqlError {
     ))
 }
 
+/// Arrow's row format for the group keys (the order of released groups, and
+/// the encoding of the bounded plan's key column).
+fn key_converter(key_types: &[DataType]) -> Result<RowConverter> {
+    let fields = key_types.iter().map(|t| SortField::new(t.clone())).collect();
+    RowConverter::new(fields).map_err(execution)
+}
+
 /// The group keys of every row of a bounded result: decoded from the
 /// row-encoded [`KEY_BYTES`] column, or read from `__privagg_key{i}` columns.
 pub(crate) fn group_keys(b: &RecordBatch, key_types: &[DataType]) -> Result<Vec<Vec<ScalarValue>>> {
@@ -55,13 +62,7 @@ pub(crate) fn group_keys(b: &RecordBatch, key_types: &[DataType]) -> Result<Vec<
             let bytes = bytes
                 .as_binary_opt::<i32>()
                 .ok_or_else(|| execution("keys"))?;
-            let converter = RowConverter::new(
-                key_types
-                    .iter()
-                    .map(|t| SortField::new(t.clone()))
-                    .collect(),
-            )
-            .map_err(execution)?;
+            let converter = key_converter(key_types)?;
             let parser = converter.parser();
             let rows: Vec<_> = (0..bytes.len())
                 .map(|i| parser.parse(bytes.value(i)))
@@ -143,13 +144,7 @@ fn sorted_by_keys<T>(
     if key_types.is_empty() || groups.len() < 2 {
         return Ok(groups);
     }
-    let converter = RowConverter::new(
-        key_types
-            .iter()
-            .map(|t| SortField::new(t.clone()))
-            .collect(),
-    )
-    .map_err(execution)?;
+    let converter = key_converter(key_types)?;
     let columns: Vec<ArrayRef> = (0..key_types.len())
         .map(|i| ScalarValue::iter_to_array(groups.iter().map(|(k, _)| k[i].clone())))
         .collect::<datafusion::error::Result<_>>()
