@@ -50,7 +50,10 @@ fn execution(what: impl std::fmt::Display) -> SqlError {
 /// Arrow's row format for the group keys (the order of released groups, and
 /// the encoding of the bounded plan's key column).
 fn key_converter(key_types: &[DataType]) -> Result<RowConverter> {
-    let fields = key_types.iter().map(|t| SortField::new(t.clone())).collect();
+    let fields = key_types
+        .iter()
+        .map(|t| SortField::new(t.clone()))
+        .collect();
     RowConverter::new(fields).map_err(execution)
 }
 
