@@ -153,10 +153,13 @@ fn sorted_by_keys<T>(
         .collect::<datafusion::error::Result<_>>()
         .map_err(execution)?;
     let rows = converter.convert_columns(&columns).map_err(execution)?;
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
-    let mut slots: Vec<Option<(Vec<ScalarValue>, T)>> = groups.into_iter().map(Some).collect();
-    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+    let mut keyed: Vec<_> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| (rows.row(i).owned(), g))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(keyed.into_iter().map(|(_, g)| g).collect())
 }
 
 /// Leaf histograms of one percentile aggregate, per group key.

@@ -28,16 +28,22 @@ pub enum TableSource {
     Batches(Vec<RecordBatch>),
 }
 
+/// The first file of a table path (itself, or the first in name order of a directory).
+fn first_file(path: &Path) -> Option<std::path::PathBuf> {
+    if !path.is_dir() {
+        return Some(path.to_path_buf());
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files.into_iter().next()
+}
+
 pub(crate) fn format_of(path: &Path) -> Option<&'static str> {
-    let probe = if path.is_dir() {
-        std::fs::read_dir(path)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.is_file())?
-    } else {
-        path.to_path_buf()
-    };
+    let probe = first_file(path)?;
     match probe.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "parquet" => Some("parquet"),
         "csv" => Some("csv"),
@@ -46,7 +52,6 @@ pub(crate) fn format_of(path: &Path) -> Option<&'static str> {
     }
 }
 
-/// Reads a source as a DataFrame with DataFusion's own readers.
 /// DataFusion's default number of rows looked at to infer a schema.
 const DEFAULT_INFER_RECORDS: usize = 1000;
 
@@ -95,6 +100,7 @@ pub(crate) async fn read_inferred(
     df.map_err(|e| describe(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Reads a source as a DataFrame with DataFusion's own readers.
 async fn read(
     ctx: &SessionContext,
     source: TableSource,
@@ -156,20 +162,6 @@ impl Views {
     pub fn is_public(&self, plan: &LogicalPlan) -> bool {
         self.public.iter().any(|(_, p)| p == plan)
     }
-}
-
-/// The first file of a table path (itself, or the first in name order of a directory).
-fn first_file(path: &Path) -> Option<std::path::PathBuf> {
-    if !path.is_dir() {
-        return Some(path.to_path_buf());
-    }
-    let mut files: Vec<_> = std::fs::read_dir(path)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files.into_iter().next()
 }
 
 /// The type a private column is read as (declared in the catalog; the
@@ -242,7 +234,14 @@ async fn read_declared(
             .collect::<Vec<_>>(),
     );
     let raw = ctx
-        .read_csv(p, CsvReadOptions::new().has_header(true).schema(&text))
+        .read_csv(
+            p,
+            // A row with too few cells gets NULLs instead of failing the load.
+            CsvReadOptions::new()
+                .has_header(true)
+                .schema(&text)
+                .truncated_rows(true),
+        )
         .await
         .map_err(|e| describe(format!("cannot read {}: {e}", path.display())))?;
     let typed = text

@@ -164,7 +164,11 @@ impl Grammar {
             }
             7 => {
                 self.with_u = true;
-                "t LEFT JOIN u ON u.uid = t.uid AND u.z > 1".to_string()
+                self.pick(&[
+                    "t LEFT JOIN u ON u.uid = t.uid AND u.z > 1",
+                    "u RIGHT JOIN t ON u.uid = t.uid",
+                ])
+                .to_string()
             }
             8 => {
                 self.with_u = true;

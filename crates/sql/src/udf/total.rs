@@ -187,34 +187,33 @@ impl ScalarUDFImpl for TotalBinary {
         let [l, r] = args.arg_fields.as_slice() else {
             return exec_err!("{} takes 2 arguments", self.name);
         };
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("l", l.data_type().clone(), true),
-            Field::new("r", r.data_type().clone(), true),
-        ]));
+        let types = [l.data_type().clone(), r.data_type().clone()];
         let op = self.op;
         let evaluate = |args: &[ColumnarValue], rows: usize| {
             let [lv, rv] = args else {
                 return exec_err!("binary operator takes 2 arguments");
             };
-            let side = |v: &ColumnarValue, i: usize, name: &str| -> Arc<dyn PhysicalExpr> {
+            // Array operands become the batch's columns; scalars stay literals.
+            let (mut fields, mut columns) = (Vec::new(), Vec::new());
+            let mut side = |v: &ColumnarValue, ty: &DataType| -> Arc<dyn PhysicalExpr> {
                 match v {
                     ColumnarValue::Scalar(s) => Arc::new(Literal::new(s.clone())),
-                    ColumnarValue::Array(_) => Arc::new(Column::new(name, i)),
+                    ColumnarValue::Array(a) => {
+                        let name = format!("c{}", columns.len());
+                        let column = Arc::new(Column::new(&name, columns.len()));
+                        fields.push(Field::new(name, ty.clone(), true));
+                        columns.push(Arc::clone(a));
+                        column
+                    }
                 }
             };
-            let columns: Vec<ArrayRef> = [lv, rv]
-                .iter()
-                .map(|v| match v {
-                    ColumnarValue::Array(a) => Ok(Arc::clone(a)),
-                    ColumnarValue::Scalar(s) => s.to_array_of_size(rows),
-                })
-                .collect::<Result<_>>()?;
+            let (left, right) = (side(lv, &types[0]), side(rv, &types[1]));
             let batch = RecordBatch::try_new_with_options(
-                Arc::clone(&schema),
+                Arc::new(Schema::new(fields)),
                 columns,
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )?;
-            BinaryExpr::new(side(lv, 0, "l"), op, side(rv, 1, "r")).evaluate(&batch)
+            BinaryExpr::new(left, op, right).evaluate(&batch)
         };
         per_row_fallback(
             &args.args,
@@ -263,6 +262,28 @@ mod tests {
         assert!(out.is_null(1));
         assert_eq!(out.value(2), 10);
         assert!(out.is_null(3));
+    }
+
+    #[test]
+    fn a_scalar_operand_stays_a_literal() {
+        let a = ColumnarValue::Array(Arc::new(Int64Array::from(vec![10, 20, 30, 40])));
+        let two = ColumnarValue::Scalar(datafusion::common::ScalarValue::Int64(Some(2)));
+        let zero = ColumnarValue::Scalar(datafusion::common::ScalarValue::Int64(Some(0)));
+        let halves = run(
+            &TotalBinary::new(Operator::Divide),
+            vec![a.clone(), two],
+            DataType::Int64,
+        );
+        assert_eq!(
+            halves.as_primitive::<Int64Type>().values(),
+            &[5, 10, 15, 20]
+        );
+        let none = run(
+            &TotalBinary::new(Operator::Divide),
+            vec![a, zero],
+            DataType::Int64,
+        );
+        assert_eq!(none.null_count(), 4);
     }
 
     #[test]

@@ -56,13 +56,15 @@ async fn an_odd_private_value_changes_neither_types_nor_success() {
     let clean = run_csv("").await;
     assert_eq!(clean, (Some(DataType::Int64), "ok".to_string()));
     // A float where integers are declared, text, an empty cell, an overflow,
-    // a non-boolean consent: each row becomes NULLs where it does not fit.
+    // a non-boolean consent, a truncated row: each row becomes NULLs where it
+    // does not fit.
     for odd in [
         "odd,12.5,12.5,x,true\n",
         "odd,n/a,n/a,x,true\n",
         "odd,,,x,true\n",
         "odd,1,99999999999999999999999,x,true\n",
         "odd,1,5,x,maybe\n",
+        "odd,1\n",
     ] {
         assert_eq!(run_csv(odd).await, clean, "with the row {odd:?}");
     }
