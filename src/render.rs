@@ -5,7 +5,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::util::display::array_value_to_string;
-use privagg_sql::release::TOO_NOISY_RELATIVE_HALF_WIDTH;
+use privagg_sql::TOO_NOISY_RELATIVE_HALF_WIDTH;
 
 /// A number with precision suited to its size.
 pub fn number(x: f64) -> String {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use privagg_sql::GroupSelection;
-use privagg_sql::release::TOO_NOISY_RELATIVE_HALF_WIDTH;
+use privagg_sql::TOO_NOISY_RELATIVE_HALF_WIDTH;
 
 use super::manifest::Manifest;
 use crate::render::number;

@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{PrivateContext, QueryConfig, columns};
 use crate::error::{Result, SqlError, rejected};
-use crate::noise_release::{read_leaves, release_groups};
+use crate::exact::read_leaves;
+use crate::metadata::{Release, ReleaseMetadata, accuracy};
 use crate::options::OptionValues;
+use crate::post_process::{finish, upper_plan};
 use crate::prepare::Prepared;
-use crate::release::{Release, ReleaseMetadata, accuracy};
-use crate::upper::{finish, upper_plan};
+use crate::release::release_groups;
 
 /// One query of a batch (an export job).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

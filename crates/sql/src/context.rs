@@ -11,16 +11,15 @@ use datafusion::prelude::SessionContext;
 use privagg_budget::{ChargeRequest, Ledger, PrivacyCost, Rejection, SqliteLedger};
 use serde::Serialize;
 
-use crate::analyze::{AggCall, AggKind};
+use crate::aggregate::OutputAccuracy;
 use crate::batch::BatchQuery;
-use crate::budget_split::{ComponentKind, WEIGHT_SCALE};
 use crate::catalog::{Catalog, TableConfig};
 use crate::dialect::{Statement, parse_request};
 use crate::error::{Result, SqlError, rejected};
+use crate::metadata::{BudgetShare, ColumnNoise, Release};
 use crate::options::OptionValues;
 use crate::prepare::{Prepared, prepare};
 use crate::register::{TableSource, Views, register_catalog, register_private, register_public};
-use crate::release::{BudgetShare, ColumnNoise, Release};
 
 /// How to present a release.
 #[derive(Clone, Copy, Debug)]
@@ -60,24 +59,6 @@ pub struct Explanation {
     pub outputs: Vec<OutputAccuracy>,
     /// Groups need about this many units to be released with even odds.
     pub units_for_even_odds: Option<u64>,
-}
-
-/// The expected accuracy of one output aggregate, known before any data is read.
-#[derive(Clone, Debug, Serialize)]
-pub struct OutputAccuracy {
-    /// The aggregate as written.
-    pub aggregate: String,
-    /// Counts and sums: the 95% half-width, whatever the data.
-    pub half_width: Option<f64>,
-    /// Averages and variances: the half-width is at most this (to first
-    /// order) divided by the number of values in the group (after
-    /// contribution bounding).
-    pub half_width_times_values: Option<f64>,
-    /// Percentiles: the interval's ends lie within this many rows of the
-    /// percentile's rank (`p·n`) in the group, after contribution bounding.
-    pub rank_radius: Option<f64>,
-    /// In words.
-    pub description: String,
 }
 
 /// The private query engine.
@@ -277,25 +258,9 @@ impl PrivateContext {
         let mut half_widths = Vec::new();
         let mut outputs = Vec::new();
         for a in &prepared.aggregates {
-            let mut widths = Vec::new();
-            for c in &a.components {
-                let w = c.mechanism.half_width(0.95)? * c.grid.spacing();
-                match (&c.tree, &a.call.kind) {
-                    // A quantile tree counts rows (fixed point); its output's
-                    // error is in ranks: rows of the group.
-                    (Some(tree), AggKind::Percentile(p)) => {
-                        let rows = WEIGHT_SCALE as f64;
-                        half_widths.push((format!("{} (tree node, rows)", a.call.label), w / rows));
-                        let radius = tree.rank_radii(&c.mechanism, 0.95)?.rank_radius(*p) / rows;
-                        widths.push((c.kind, radius));
-                    }
-                    _ => {
-                        half_widths.push((format!("{} ({:?})", a.call.label, c.kind), w));
-                        widths.push((c.kind, w));
-                    }
-                }
-            }
-            outputs.push(output_accuracy(&a.call, &widths));
+            let explained = a.call.aggregate.explain(a)?;
+            half_widths.extend(explained.components);
+            outputs.push(explained.output);
         }
         Ok(Explanation {
             plan: prepared.bounded.display_indent().to_string(),
@@ -444,87 +409,6 @@ impl PrivateContext {
             reason: error.to_string(),
         })?;
         Ok(())
-    }
-}
-
-/// Expected accuracy of one output from its components' half-widths: counts
-/// and sums carry their noise directly; an average `mid + S/n` (S the noisy
-/// sum of values centred on the bounds' midpoint, n the noisy count) errs by
-/// at most `(W_S + half·W_n) / n` to first order, with `half` = (upper − lower)/2.
-fn output_accuracy(call: &AggCall, widths: &[(ComponentKind, f64)]) -> OutputAccuracy {
-    let of = |kind: ComponentKind| widths.iter().find(|(k, _)| *k == kind).map(|(_, w)| *w);
-    let mut rank_radius = None;
-    let (half_width, per_values, description) = match call.kind {
-        AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits => {
-            let w = of(ComponentKind::Count);
-            (w, None, format!("±{:.1}", w.unwrap_or(f64::NAN)))
-        }
-        AggKind::Sum => {
-            let w = of(ComponentKind::Sum);
-            (w, None, format!("±{:.1}", w.unwrap_or(f64::NAN)))
-        }
-        AggKind::Mean => {
-            let half = call.bounds.map_or(0.0, |(lo, hi)| (hi - lo) / 2.0);
-            let total = of(ComponentKind::NormalizedSum).unwrap_or(f64::NAN)
-                + half * of(ComponentKind::Count).unwrap_or(f64::NAN);
-            (
-                None,
-                Some(total),
-                format!(
-                    "about ±{total:.1} / n for a group of n values (±{:.2} at n = 1,000)",
-                    total / 1000.0
-                ),
-            )
-        }
-        AggKind::Variance | AggKind::StdDev => {
-            // var = Q/n − (S/n)² over values centred on the bounds' midpoint,
-            // |S/n| ≤ half and Q/n ≤ half²: to first order it errs by at most
-            // (W_Q + 2·half·W_S + 3·half²·W_n) / n.
-            let half = call.bounds.map_or(0.0, |(lo, hi)| (hi - lo) / 2.0);
-            let total = of(ComponentKind::NormalizedSquares).unwrap_or(f64::NAN)
-                + 2.0 * half * of(ComponentKind::NormalizedSum).unwrap_or(f64::NAN)
-                + 3.0 * half * half * of(ComponentKind::Count).unwrap_or(f64::NAN);
-            if call.kind == AggKind::Variance {
-                (
-                    None,
-                    Some(total),
-                    format!(
-                        "about ±{total:.1} / n for a group of n values (±{:.2} at n = 1,000)",
-                        total / 1000.0
-                    ),
-                )
-            } else {
-                (
-                    None,
-                    None,
-                    format!(
-                        "about ±{total:.1} / (2·sd·n) for a group of n values with standard \
-                         deviation sd (the variance's ±{total:.1} / n, halved relative to sd)"
-                    ),
-                )
-            }
-        }
-        AggKind::Percentile(p) => {
-            let rows = of(ComponentKind::QuantileTree).unwrap_or(f64::NAN);
-            rank_radius = Some(rows);
-            (
-                None,
-                None,
-                format!(
-                    "the value at a rank within ±{rows:.0} rows of {p}·n for a group of n rows \
-                     (±{:.1}% of the group at n = 10,000); the interval in value units depends \
-                     on the data's spread there",
-                    rows / 100.0
-                ),
-            )
-        }
-    };
-    OutputAccuracy {
-        aggregate: call.label.clone(),
-        half_width,
-        half_width_times_values: per_values,
-        rank_radius,
-        description,
     }
 }
 

@@ -8,31 +8,36 @@
 //!
 //! The embedded API is [`PrivateContext`].
 
+mod aggregate;
 mod analyze;
 mod batch;
 mod bounded;
-pub mod budget_split;
+mod calibrate;
 pub mod catalog;
 mod context;
 pub mod dialect;
 mod error;
+mod exact;
 pub mod infer;
-mod noise_release;
+mod metadata;
 pub mod options;
+mod post_process;
 mod prepare;
 #[cfg(test)]
 mod privacy_tests;
 mod register;
-pub mod release;
+mod release;
 mod syntax;
 mod total;
 pub mod udf;
-mod upper;
 
+pub use aggregate::{ComponentKind, OutputAccuracy};
 pub use batch::BatchQuery;
 pub use catalog::{Catalog, ColumnConfig, TableConfig};
-pub use context::{Explanation, OutputAccuracy, PrivateContext, QueryConfig};
+pub use context::{Explanation, PrivateContext, QueryConfig};
 pub use error::{Result, SqlError};
+pub use metadata::{
+    BudgetShare, CellAccuracy, ColumnNoise, Release, ReleaseMetadata, TOO_NOISY_RELATIVE_HALF_WIDTH,
+};
 pub use options::{GroupSelection, OptionValues};
 pub use register::TableSource;
-pub use release::{CellAccuracy, Release, ReleaseMetadata};

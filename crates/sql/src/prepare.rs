@@ -6,14 +6,15 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
 
+use crate::aggregate::{AggregatePlan, Contribution};
 use crate::analyze::{Analysis, analyze};
-use crate::bounded::{bounded_plan, percentile_plan};
-use crate::budget_split::{AggregatePlan, Contribution, plan_aggregates, selector};
+use crate::bounded::{bounded_plan, own_plans};
+use crate::calibrate::{plan_aggregates, selector};
 use crate::catalog::Catalog;
 use crate::error::{Result, SqlError, rejected};
+use crate::metadata::BudgetShare;
 use crate::options::{DEFAULT_DELTA, DEFAULT_EPSILON, GroupSelection, OptionValues};
 use crate::register::Views;
-use crate::release::BudgetShare;
 
 /// A query ready to be charged and run.
 pub(crate) struct Prepared {
@@ -26,7 +27,7 @@ pub(crate) struct Prepared {
     pub contribution: Contribution,
     pub loss: PrivacyLoss,
     pub bounded: LogicalPlan,
-    /// Leaf-histogram plans of percentile aggregates, by aggregate index.
+    /// Plans of aggregates with their own (percentiles' leaf histograms), by aggregate index.
     pub percentiles: Vec<(usize, LogicalPlan)>,
 }
 
@@ -169,26 +170,8 @@ pub(crate) async fn prepare(
             "internal: the calibrated loss exceeds epsilon {epsilon}, delta {delta}"
         )));
     }
-    let bounded = bounded_plan(
-        &analysis,
-        &aggregates,
-        contribution.max_groups,
-        contribution.max_rows,
-        salt,
-    )?;
-    let mut percentiles = Vec::new();
-    for (i, a) in aggregates.iter().enumerate() {
-        if matches!(a.call.kind, crate::analyze::AggKind::Percentile(_)) {
-            let plan = percentile_plan(
-                &analysis,
-                a,
-                contribution.max_groups,
-                contribution.max_rows,
-                salt,
-            )?;
-            percentiles.push((i, plan));
-        }
-    }
+    let bounded = bounded_plan(&analysis, &aggregates, contribution, salt)?;
+    let percentiles = own_plans(&analysis, &aggregates, contribution, salt)?;
     Ok(Prepared {
         analysis,
         aggregates,

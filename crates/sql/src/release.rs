@@ -1,183 +1,117 @@
-//! What a query returns: Arrow batches plus metadata saying what was spent,
-//! how each column was noised, and how accurate every cell is.
+//! The release: partition selection (or every public key), then each
+//! aggregate's module releases each kept group (noise on every component,
+//! post-processing, interval). Runs on the small exact bounded result, after
+//! the budget was charged.
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Float64Type;
-use datafusion::arrow::util::display::array_value_to_string;
-use serde::Serialize;
+use std::collections::HashMap;
 
-use crate::budget_split::{Component, ComponentKind};
-use crate::options::GroupSelection;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::ScalarValue;
+use privagg_noise::{ConfidenceInterval, SecureRng};
 
-/// A released value is flagged when its interval's half-width exceeds this
-/// fraction of its magnitude.
-pub const TOO_NOISY_RELATIVE_HALF_WIDTH: f64 = 0.5;
+use crate::aggregate::{GroupInput, GroupRelease};
+use crate::error::Result;
+use crate::exact::{LeafCounts, read_exact, sorted_by_keys};
+use crate::prepare::Prepared;
 
-/// The result of a private query.
+/// One released group: its keys and one value (with interval) per aggregate.
 #[derive(Clone, Debug)]
-pub struct Release {
-    /// The released rows.
-    pub batches: Vec<RecordBatch>,
-    /// What was spent and how accurate the values are.
-    pub metadata: ReleaseMetadata,
+pub(crate) struct ReleasedRow {
+    pub keys: Vec<ScalarValue>,
+    pub values: Vec<Option<f64>>,
+    pub intervals: Vec<Option<ConfidenceInterval>>,
 }
 
-/// Metadata of a release. Holds only DP values and public parameters: in
-/// particular never the number of groups that were suppressed.
-#[derive(Clone, Debug, Serialize)]
-pub struct ReleaseMetadata {
-    /// The ledger request id.
-    pub request_id: String,
-    /// Who asked.
-    pub analyst: String,
-    /// The query as written.
-    pub sql: String,
-    /// ε charged (exact decimal).
-    pub epsilon: String,
-    /// δ charged (exact decimal).
-    pub delta: String,
-    /// How ε was split.
-    pub split: Vec<BudgetShare>,
-    /// Per aggregate: mechanism and scale of its noise.
-    pub columns: Vec<ColumnNoise>,
-    /// Contribution bounds applied.
-    pub max_groups_contributed: u32,
-    /// Rows per unit and group.
-    pub max_rows_contributed: u32,
-    /// How group keys were chosen.
-    pub group_selection: GroupSelection,
-    /// Groups need about this many units to be released with even odds (private keys only).
-    pub units_for_even_odds: Option<u64>,
-    /// Rows released.
-    pub groups_released: usize,
-    /// Confidence level of the intervals.
-    pub confidence: f64,
-    /// Per-cell accuracy.
-    pub accuracy: Vec<CellAccuracy>,
-    /// Remaining budget per scope after the charge.
-    pub remaining: Vec<String>,
-}
-
-/// One part of the ε split.
-#[derive(Clone, Debug, Serialize)]
-pub struct BudgetShare {
-    /// What received it (`COUNT(*)`, `partition selection`).
-    pub part: String,
-    /// Its ε (exact decimal or fraction).
-    pub epsilon: String,
-}
-
-/// The noise of one aggregate's component.
-#[derive(Clone, Debug, Serialize)]
-pub struct ColumnNoise {
-    /// The aggregate as written.
-    pub aggregate: String,
-    /// What the component measures.
-    pub component: ComponentKind,
-    /// The mechanism.
-    pub mechanism: &'static str,
-    /// Noise scale in value units.
-    pub scale: f64,
-    /// Grid spacing of released values.
-    pub granularity: f64,
-    /// Its ε.
-    pub epsilon: f64,
-}
-
-impl ColumnNoise {
-    pub(crate) fn of(aggregate: &str, c: &Component) -> Self {
-        let loss = c.loss();
-        Self {
-            aggregate: aggregate.to_string(),
-            component: c.kind,
-            mechanism: "discrete Laplace (exact, CKS20)",
-            scale: c.mechanism.scale() * c.grid.spacing(),
-            granularity: c.grid.spacing(),
-            epsilon: loss.epsilon_f64(),
-        }
-    }
-}
-
-/// Accuracy of one released cell.
-#[derive(Clone, Debug, Serialize)]
-pub struct CellAccuracy {
-    /// The segment: the row's non-aggregate values joined by `/`.
-    pub segment: String,
-    /// The column.
-    pub column: String,
-    /// The released value.
-    pub value: f64,
-    /// Interval low end.
-    pub ci_low: f64,
-    /// Interval high end.
-    pub ci_high: f64,
-    /// Half-width relative to |value| (∞ for a zero value).
-    pub relative_half_width: f64,
-    /// `true` when too noisy to act on.
-    pub too_noisy: bool,
-}
-
-/// Per-cell accuracy from batches that carry `<col>_ci_low/_ci_high` columns.
-pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
-    let mut cells = Vec::new();
-    for b in batches {
-        let schema = b.schema();
-        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let with_ci: Vec<usize> = (0..names.len())
-            .filter(|i| names.contains(&format!("{}_ci_low", names[*i]).as_str()))
-            .collect();
-        let label_cols: Vec<usize> = (0..names.len())
-            .filter(|i| {
-                !with_ci.contains(i)
-                    && !names[*i].ends_with("_ci_low")
-                    && !names[*i].ends_with("_ci_high")
+/// Every combination of public key values, in declaration order.
+fn cartesian(values: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
+    values.iter().fold(vec![Vec::new()], |acc, vs| {
+        acc.iter()
+            .flat_map(|prefix| {
+                vs.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push(v.clone());
+                    p
+                })
             })
-            .collect();
-        // Per aggregate column: (name, value as f64, interval low, interval high), cast once.
-        let mut columns = Vec::new();
-        for &c in &with_ci {
-            let value = datafusion::arrow::compute::cast(
-                b.column(c),
-                &datafusion::arrow::datatypes::DataType::Float64,
-            );
-            let lo = schema.index_of(&format!("{}_ci_low", names[c]));
-            let hi = schema.index_of(&format!("{}_ci_high", names[c]));
-            if let (Ok(value), Ok(lo), Ok(hi)) = (value, lo, hi) {
-                columns.push((names[c], value, b.column(lo).clone(), b.column(hi).clone()));
-            }
+            .collect()
+    })
+}
+
+/// Selects groups and releases every aggregate of each kept group.
+pub(crate) fn release_groups(
+    prepared: &Prepared,
+    batches: &[RecordBatch],
+    leaves: &[Option<LeafCounts>],
+    confidence: f64,
+    rng: &mut SecureRng,
+) -> Result<Vec<ReleasedRow>> {
+    let key_types = &prepared.analysis.key_types;
+    let aggregates = &prepared.aggregates;
+    let public_values = prepared.analysis.public_values.as_ref();
+    let selector = prepared.selector.as_ref();
+    let min_units = prepared.min_units;
+    let columns: Vec<String> = aggregates
+        .iter()
+        .flat_map(|a| a.inline_components().iter().map(|c| c.column.clone()))
+        .collect();
+    let exact = read_exact(batches, key_types, &columns)?;
+    let groups: Vec<(Vec<ScalarValue>, Vec<i128>)> = match public_values {
+        Some(values) => {
+            let mut by_key: HashMap<Vec<ScalarValue>, Vec<i128>> =
+                exact.into_iter().map(|(k, g)| (k, g.sums)).collect();
+            cartesian(values)
+                .into_iter()
+                .map(|k| {
+                    let sums = by_key.remove(&k).unwrap_or_else(|| vec![0; columns.len()]);
+                    (k, sums)
+                })
+                .collect()
         }
-        for row in 0..b.num_rows() {
-            let segment = label_cols
-                .iter()
-                .map(|c| array_value_to_string(b.column(*c), row).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("/");
-            for (name, v, l, h) in &columns {
-                let (v, l, h) = (
-                    v.as_primitive::<Float64Type>(),
-                    l.as_primitive::<Float64Type>(),
-                    h.as_primitive::<Float64Type>(),
-                );
-                if v.is_null(row) || l.is_null(row) || h.is_null(row) {
-                    continue;
-                }
-                let (value, low, high) = (v.value(row), l.value(row), h.value(row));
-                let rel = if value == 0.0 {
-                    f64::INFINITY
-                } else {
-                    (high - low) / 2.0 / value.abs()
-                };
-                cells.push(CellAccuracy {
-                    segment: segment.clone(),
-                    column: name.to_string(),
-                    value,
-                    ci_low: low,
-                    ci_high: high,
-                    relative_half_width: rel,
-                    too_noisy: rel > TOO_NOISY_RELATIVE_HALF_WIDTH,
-                });
-            }
+        None => {
+            let shift = min_units.unwrap_or(1).saturating_sub(1);
+            // Selection and release in the order of the keys, not in the
+            // hash aggregation's (data- and schedule-dependent) output order.
+            sorted_by_keys(exact, key_types)?
+                .into_iter()
+                .filter(|(_, g)| match selector {
+                    // Requiring more units shifts the rule: a group of n units is
+                    // treated as n − (min − 1), which keeps every DP constraint.
+                    Some(s) => g.units > shift && s.keep(g.units - shift, rng),
+                    None => true,
+                })
+                .map(|(k, g)| (k, g.sums))
+                .collect()
         }
+    };
+    let releasers: Vec<Box<dyn GroupRelease + '_>> = aggregates
+        .iter()
+        .map(|a| a.call.aggregate.releaser(a, confidence))
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::with_capacity(groups.len());
+    for (keys, sums) in groups {
+        let mut values = Vec::new();
+        let mut intervals = Vec::new();
+        let mut offset = 0;
+        for (i, (a, releaser)) in aggregates.iter().zip(&releasers).enumerate() {
+            let n = a.inline_components().len();
+            let input = GroupInput {
+                sums: &sums[offset..offset + n],
+                leaves: leaves
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .and_then(|trees| trees.get(&keys))
+                    .map(Vec::as_slice),
+            };
+            let (v, ci) = releaser.release(&input, rng)?;
+            offset += n;
+            values.push(v);
+            intervals.push(ci);
+        }
+        rows.push(ReleasedRow {
+            keys,
+            values,
+            intervals,
+        });
     }
-    cells
+    Ok(rows)
 }

@@ -2,31 +2,16 @@
 //! (with the bounds and ε-share markers of the dialect removed), its bounds
 //! and weight.
 
-use datafusion::common::{Column, ScalarValue};
+use datafusion::common::Column;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::expr::AggregateFunction;
 
+use super::Tables;
 use super::allowlist::{Position, check_expr};
-use super::{AggCall, AggKind, Tables};
+use crate::aggregate::{AggCall, Call, literal_f64, recognise};
 use crate::catalog::Catalog;
 use crate::error::{Result, rejected};
 use crate::udf::{BOUNDS_UDF_NAME, SHARE_UDF_NAME};
-
-fn literal_f64(e: &Expr) -> Option<f64> {
-    match e {
-        Expr::Literal(v, _) => match v
-            .cast_to(&datafusion::arrow::datatypes::DataType::Float64)
-            .ok()?
-        {
-            ScalarValue::Float64(x) => x,
-            _ => None,
-        },
-        Expr::Cast(c) => literal_f64(&c.expr),
-        Expr::TryCast(c) => literal_f64(&c.expr),
-        Expr::Negative(inner) => literal_f64(inner).map(|x| -x),
-        _ => None,
-    }
-}
 
 /// A number as people write it: `1e300` rather than 301 digits.
 pub(crate) fn number(x: f64) -> String {
@@ -176,70 +161,24 @@ pub(crate) fn describe_aggregate(
             number(hi)
         );
     }
-    let kind = match name.as_str() {
-        "count" => {
-            let is_star = value
-                .as_ref()
-                .is_none_or(|v| matches!(v, Expr::Literal(..)));
-            if params.distinct {
-                match &value {
-                    Some(Expr::Column(c)) if is_unit(c) => AggKind::CountUnits,
-                    _ => {
-                        return Err(rejected(
-                            "COUNT(DISTINCT ...) is only supported on the privacy unit (it counts customers); use COUNT(*) or GROUP BY the column",
-                        ));
-                    }
-                }
-            } else if is_star {
-                AggKind::CountRows
-            } else {
-                AggKind::CountValues
-            }
-        }
-        "sum" => AggKind::Sum,
-        "avg" | "mean" => AggKind::Mean,
-        "var_pop" => AggKind::Variance,
-        "stddev_pop" => AggKind::StdDev,
-        "median" => AggKind::Percentile(0.5),
-        "percentile_cont" | "quantile_cont" => {
-            let p = params
-                .args
-                .get(1)
-                .and_then(literal_f64)
-                .filter(|p| (0.0..=1.0).contains(p));
-            AggKind::Percentile(p.ok_or_else(|| {
-                rejected("PERCENTILE_CONT(x, p) needs a literal p between 0 and 1")
-            })?)
-        }
-        "min" | "max" => {
-            return Err(rejected(format!(
-                "{} is not supported: it depends on a single customer; use PERCENTILE_CONT(x, {}) for a robust extreme",
-                name.to_uppercase(),
-                if name == "min" { "0.05" } else { "0.95" }
-            )));
-        }
-        "var" | "var_samp" | "var_sample" | "stddev_samp" => {
-            return Err(rejected(
-                "sample variance and deviation (VAR_SAMP, STDDEV_SAMP) are not supported: use VAR_POP / STDDEV_POP (VARIANCE and STDDEV mean those in privagg)",
-            ));
-        }
-        other => {
-            return Err(rejected(format!(
-                "aggregate {} is not supported: use COUNT, SUM, AVG, VAR_POP, STDDEV, PERCENTILE_CONT or MEDIAN",
-                other.to_uppercase()
-            )));
-        }
+    let call = Call {
+        name: &name,
+        distinct: params.distinct,
+        value: value.as_ref(),
+        value_is_unit: matches!(&value, Some(Expr::Column(c)) if is_unit(c)),
+        args: &params.args,
     };
-    if params.distinct && kind != AggKind::CountUnits {
+    let aggregate = match recognise(&call) {
+        Some(recognised) => recognised?,
+        None => return Err(unsupported(&name)),
+    };
+    if params.distinct && !aggregate.distinct() {
         return Err(rejected(format!(
             "DISTINCT inside {} is not supported",
             name.to_uppercase()
         )));
     }
-    let needs_bounds = !matches!(
-        kind,
-        AggKind::CountRows | AggKind::CountValues | AggKind::CountUnits
-    );
+    let needs_bounds = aggregate.needs_bounds();
     let bounds = explicit.or_else(|| value.as_ref().and_then(|v| catalog_bounds(v, catalog)));
     if needs_bounds && bounds.is_none() {
         let what = value
@@ -255,10 +194,28 @@ pub(crate) fn describe_aggregate(
         check_expr(v, Position::Row, "an aggregate argument", tables)?;
     }
     Ok(AggCall {
-        kind,
+        aggregate,
         value,
         bounds,
         label,
         weight,
     })
+}
+
+/// Why an aggregate no module recognises is refused, with what to use instead.
+fn unsupported(name: &str) -> crate::error::SqlError {
+    match name {
+        "min" | "max" => rejected(format!(
+            "{} is not supported: it depends on a single customer; use PERCENTILE_CONT(x, {}) for a robust extreme",
+            name.to_uppercase(),
+            if name == "min" { "0.05" } else { "0.95" }
+        )),
+        "var" | "var_samp" | "var_sample" | "stddev_samp" => rejected(
+            "sample variance and deviation (VAR_SAMP, STDDEV_SAMP) are not supported: use VAR_POP / STDDEV_POP (VARIANCE and STDDEV mean those in privagg)",
+        ),
+        other => rejected(format!(
+            "aggregate {} is not supported: use COUNT, SUM, AVG, VAR_POP, STDDEV, PERCENTILE_CONT or MEDIAN",
+            other.to_uppercase()
+        )),
+    }
 }

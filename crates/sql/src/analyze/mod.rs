@@ -11,6 +11,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Projection};
 
+use crate::aggregate::AggCall;
 use crate::catalog::Catalog;
 use crate::error::{Result, rejected};
 use crate::register::Views;
@@ -26,42 +27,6 @@ use allowlist::Position;
 
 /// The name of the privacy-unit column threaded through the input plan.
 pub(crate) const UNIT: &str = "__privagg_unit";
-
-/// What an aggregate computes.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum AggKind {
-    /// `COUNT(*)`: rows, at most L∞ per unit and group.
-    CountRows,
-    /// `COUNT(col)`: non-NULL values.
-    CountValues,
-    /// `COUNT(DISTINCT <privacy unit>)`.
-    CountUnits,
-    /// `SUM(x)`: the unit's per-group total clamped to the bounds.
-    Sum,
-    /// `AVG(x)`.
-    Mean,
-    /// `VAR_POP(x)`.
-    Variance,
-    /// `STDDEV_POP(x)`.
-    StdDev,
-    /// `PERCENTILE_CONT(x, p)` / `MEDIAN(x)`.
-    Percentile(f64),
-}
-
-/// One aggregate of the query.
-#[derive(Clone, Debug)]
-pub(crate) struct AggCall {
-    /// What it computes.
-    pub kind: AggKind,
-    /// Its row-level argument (bounds marker removed).
-    pub value: Option<Expr>,
-    /// Bounds: per-unit-per-group for SUM, per value otherwise.
-    pub bounds: Option<(f64, f64)>,
-    /// As written (for messages and metadata).
-    pub label: String,
-    /// Relative share of the query's ε (`epsilon_share => w`; 1 by default).
-    pub weight: f64,
-}
 
 /// The analysed query.
 pub(crate) struct Analysis {

@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use super::fuzz_data::{Dataset, adversary, base};
 use super::grammar::{Generated, Grammar};
 use super::{Exact, exact_by_group, l1_difference, leaf_weights};
-use crate::budget_split::{ComponentKind, TREE_HEIGHT};
+use crate::aggregate::{ComponentKind, TREE_HEIGHT};
 use crate::context::PrivateContext;
 use crate::options::GroupSelection;
 use crate::prepare::Prepared;

@@ -12,11 +12,12 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, S
 use datafusion::common::ScalarValue;
 use privagg_budget::MemoryLedger;
 
-use crate::bounded::{LEAF, UNITS, WEIGHT};
-use crate::budget_split::ComponentKind;
+use crate::aggregate::ComponentKind;
+use crate::aggregate::{LEAF, WEIGHT};
+use crate::bounded::UNITS;
 use crate::catalog::{Catalog, ColumnConfig, TableConfig};
 use crate::context::PrivateContext;
-use crate::noise_release::group_keys;
+use crate::exact::group_keys;
 use crate::register::TableSource;
 
 mod fuzz;
@@ -239,8 +240,7 @@ async fn check_neighbours(d: &[Row], d_minus: &[Row], max_groups: u32, max_rows:
         .flat_map(|a| a.components.iter())
         .find(|c| c.kind == ComponentKind::QuantileTree)
         .expect("tree");
-    let per_level =
-        tree.sensitivity.to_f64() as i128 / i128::from(crate::budget_split::TREE_HEIGHT);
+    let per_level = tree.sensitivity.to_f64() as i128 / i128::from(crate::aggregate::TREE_HEIGHT);
     let leaf_diff = l1_difference(
         &leaf_weights(&trees_full[0], &prepared.analysis.key_types),
         &leaf_weights(&trees_less[0], &prepared.analysis.key_types),

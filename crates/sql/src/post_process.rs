@@ -17,7 +17,7 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Projection};
 
 use crate::error::{Result, SqlError};
-use crate::noise_release::ReleasedRow;
+use crate::release::ReleasedRow;
 
 const LOW: &str = "__privagg_ci_low";
 const HIGH: &str = "__privagg_ci_high";
