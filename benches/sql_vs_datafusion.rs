@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use privagg::budget::MemoryLedger;
-use privagg::sql::{Catalog, PrivateContext};
+use privagg::sql::{Catalog, Engine};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -137,12 +137,10 @@ async fn main() {
         segments.join(", ")
     );
     let private = match Catalog::parse(&catalog_text, "bench.toml", dir.clone()) {
-        Ok(catalog) => {
-            match PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new())).await {
-                Ok(p) => p,
-                Err(e) => return println!("{e}"),
-            }
-        }
+        Ok(catalog) => match Engine::with_ledger(catalog, Arc::new(MemoryLedger::new())).await {
+            Ok(p) => p,
+            Err(e) => return println!("{e}"),
+        },
         Err(e) => return println!("{e}"),
     };
 

@@ -15,7 +15,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use privagg::budget::MemoryLedger;
 use privagg::sql::{
-    Catalog, ColumnConfig, PrivateContext, QueryConfig, SqlError, TableConfig, TableSource,
+    Catalog, ColumnConfig, Engine, QueryConfig, SqlError, TableConfig, TableSource,
 };
 
 /// 6,000 customers in three tiers; customers with id divisible by 10 refused consent.
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "example.toml",
         std::env::temp_dir(),
     )?;
-    let mut ctx = PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new())).await?;
+    let mut ctx = Engine::with_ledger(catalog, Arc::new(MemoryLedger::new())).await?;
     let mut columns = BTreeMap::new();
     columns.insert(
         "spend".to_string(),

@@ -3,24 +3,15 @@
 use std::io::Write;
 use std::path::Path;
 
-use privagg_budget::{Ledger, LedgerOptions, Limit, ScopeBudget, SqliteLedger};
+use privagg_budget::{Ledger, Limit, ScopeBudget, SqliteLedger};
+use privagg_sql::ledger::{Access, catalog_scopes};
 use privagg_sql::{Catalog, SqlError};
 
 use super::CliError;
 
 /// Opens the catalog's ledger for reading; `None` when no charge was ever made.
 fn open_ledger(catalog: &Catalog) -> Result<Option<SqliteLedger>, CliError> {
-    let path = catalog.ledger_path();
-    if !path.exists() {
-        return Ok(None);
-    }
-    let options = LedgerOptions {
-        read_only: true,
-        ..LedgerOptions::default()
-    };
-    Ok(Some(
-        SqliteLedger::open_with(path, options).map_err(SqlError::from)?,
-    ))
+    Ok(privagg_sql::ledger::open_ledger(catalog, Access::Read)?)
 }
 
 fn load(catalog: &Path) -> Result<Catalog, CliError> {
@@ -33,23 +24,7 @@ fn budgets(
     ledger: Option<&SqliteLedger>,
     analyst: Option<&str>,
 ) -> Result<Vec<ScopeBudget>, CliError> {
-    let mut scopes = Vec::new();
-    for a in &catalog.analysts {
-        if analyst.is_none_or(|n| n == a.name) {
-            scopes.push(a.scope().map_err(SqlError::from)?);
-        }
-    }
-    if let Some(name) = analyst
-        && scopes.is_empty()
-    {
-        return Err(SqlError::UnknownAnalyst(name.to_string()).into());
-    }
-    for t in &catalog.tables {
-        if let Some(scope) = t.scope().map_err(SqlError::from)? {
-            scopes.push(scope);
-        }
-    }
-    scopes
+    catalog_scopes(catalog, analyst)?
         .into_iter()
         .map(|(scope, limit)| {
             let spent = match ledger {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::io::IsTerminal;
 
 use datafusion::arrow::datatypes::Schema;
-use privagg_sql::{PrivateContext, QueryConfig, Release};
+use privagg_sql::{Engine, QueryConfig, Release};
 
 use crate::atomic::write_atomically;
 use crate::output::{FileFormat, encode, json_rows};
@@ -47,8 +47,8 @@ pub struct QueryArgs {
     pub sql: String,
 }
 
-async fn context(args: &QueryArgs) -> Result<PrivateContext, CliError> {
-    let ctx = PrivateContext::open(&args.catalog).await?;
+async fn context(args: &QueryArgs) -> Result<Engine, CliError> {
+    let mut ctx = Engine::open(&args.catalog).await?;
     if let Some(e) = args.epsilon {
         ctx.set_option("epsilon", &e.to_string())?;
     }
@@ -58,7 +58,7 @@ async fn context(args: &QueryArgs) -> Result<PrivateContext, CliError> {
     Ok(ctx)
 }
 
-fn analyst(args: &QueryArgs, ctx: &PrivateContext) -> Result<String, CliError> {
+fn analyst(args: &QueryArgs, ctx: &Engine) -> Result<String, CliError> {
     if let Some(a) = &args.analyst {
         return Ok(a.clone());
     }

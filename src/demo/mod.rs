@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use privagg_sql::{PrivateContext, QueryConfig, SqlError};
+use privagg_sql::{Engine, QueryConfig, SqlError};
 
 use crate::generate::{ANALYST, GenerateError, generate};
 use crate::render::{noisy_cells, release_table};
@@ -88,7 +88,7 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
          value [{:.0}% interval]; '~' marks values too noisy to act on.\n",
         CONFIDENCE * 100.0
     )?;
-    let ctx = PrivateContext::open(&generated.catalog).await?;
+    let ctx = Engine::open(&generated.catalog).await?;
     let config = QueryConfig {
         confidence: CONFIDENCE,
         intervals: true,

@@ -10,7 +10,7 @@ mod report;
 
 use std::path::{Path, PathBuf};
 
-use privagg_sql::{BatchQuery, PrivateContext, QueryConfig, Release, SqlError};
+use privagg_sql::{BatchQuery, Engine, QueryConfig, Release, SqlError};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomically;
@@ -64,7 +64,7 @@ pub async fn run(
     show_progress: bool,
 ) -> Result<ExportSummary, ExportError> {
     let job = Job::load(job_file).map_err(ExportError::Job)?;
-    let ctx = PrivateContext::open(&job.catalog).await?;
+    let ctx = Engine::open(&job.catalog).await?;
     let catalog_bytes = std::fs::read(&job.catalog).map_err(|e| {
         ExportError::Sql(SqlError::Catalog {
             file: job.catalog.display().to_string(),

@@ -7,7 +7,7 @@ use privagg_noise::SecureRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{PrivateContext, QueryConfig, columns};
+use crate::engine::Engine;
 use crate::error::{Result, SqlError, rejected};
 use crate::exact::read_leaves;
 use crate::metadata::{Release, ReleaseMetadata, accuracy};
@@ -15,6 +15,7 @@ use crate::options::OptionValues;
 use crate::post_process::{finish, upper_plan};
 use crate::prepare::Prepared;
 use crate::release::release_groups;
+use crate::request::{PreparedRequest, QueryConfig, columns, prepare_request};
 
 /// One query of a batch (an export job).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,23 @@ pub struct BatchQuery {
 }
 
 impl BatchQuery {
+    /// A one-query request.
+    pub(crate) fn single(sql: &str) -> Self {
+        Self {
+            name: String::new(),
+            sql: sql.to_string(),
+            epsilon: None,
+            delta: None,
+        }
+    }
+
+    /// The release of a one-query request.
+    pub(crate) fn only(mut releases: Vec<Release>) -> Result<Release> {
+        releases
+            .pop()
+            .ok_or_else(|| SqlError::Execution("no release was produced".into()))
+    }
+
     fn overrides(&self) -> Result<OptionValues> {
         let mut o = OptionValues::default();
         if let Some(e) = self.epsilon {
@@ -53,135 +71,136 @@ impl BatchQuery {
     }
 }
 
-impl PrivateContext {
-    /// Plans every query, charges the total, then executes them in order.
-    /// `job`: the audited request text of a multi-query batch (`None`: the
-    /// single query's own text).
-    pub(crate) async fn run_batch(
-        &self,
-        analyst: &str,
-        job: Option<&str>,
-        queries: &[BatchQuery],
-        config: QueryConfig,
-        progress: &mut (dyn FnMut(usize) + Send),
-    ) -> Result<Vec<Release>> {
-        let mut rng = SecureRng::from_os();
-        let request_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
-        let audited = |original: &str| job.map_or_else(|| original.to_string(), str::to_string);
-        let mut planned = Vec::with_capacity(queries.len());
-        for q in queries {
-            let prepared = match q.overrides() {
-                Ok(o) => {
-                    self.prepare_request(&q.sql, rng.next_u64() as i64, &o)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            match prepared {
-                Ok(p) => planned.push(p),
-                Err(e) => {
-                    let e = q.blame(e);
-                    self.audit_rejection(&request_id, analyst, &audited(&q.sql), &e)?;
-                    return Err(e);
-                }
+/// Plans every query, charges the total, then executes them in order.
+/// `job`: the audited request text of a multi-query batch (`None`: the
+/// single query's own text). Returns the releases and the request's `SET`
+/// statements, for the session to apply now that the request succeeded.
+pub(crate) async fn run_batch(
+    engine: &Engine,
+    settings: &OptionValues,
+    analyst: &str,
+    job: Option<&str>,
+    queries: &[BatchQuery],
+    config: QueryConfig,
+    progress: &mut (dyn FnMut(usize) + Send),
+) -> Result<(Vec<Release>, OptionValues)> {
+    let mut rng = SecureRng::from_os();
+    let request_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+    let audited = |original: &str| job.map_or_else(|| original.to_string(), str::to_string);
+    let mut planned = Vec::with_capacity(queries.len());
+    for q in queries {
+        let prepared = match q.overrides() {
+            Ok(o) => prepare_request(engine, settings, &q.sql, rng.next_u64() as i64, &o).await,
+            Err(e) => Err(e),
+        };
+        match prepared {
+            Ok(p) => planned.push(p),
+            Err(e) => {
+                let e = q.blame(e);
+                engine.audit_rejection(&request_id, analyst, &audited(&q.sql), &e)?;
+                return Err(e);
             }
         }
-        let text = audited(planned.first().map_or("", |(_, o, _)| o.as_str()));
-        let fail = |e: SqlError| -> Result<Vec<Release>> {
-            self.audit_rejection(&request_id, analyst, &text, &e)?;
-            Err(e)
-        };
-        if planned.is_empty() {
-            return fail(rejected("the request has no query"));
-        }
-        if !(config.confidence > 0.0 && config.confidence < 1.0) {
-            return fail(rejected(format!(
-                "confidence {} must be strictly between 0 and 1",
-                config.confidence
-            )));
-        }
-        // Charge before reading any private data; nothing leaves without a durable charge.
-        let all: Vec<&Prepared> = planned.iter().map(|(p, _, _)| p).collect();
-        let receipt = self.charge(&request_id, analyst, &text, &all)?;
-        let mut releases = Vec::with_capacity(planned.len());
-        for (prepared, original, _) in &planned {
-            let run = Execution {
-                request_id: &request_id,
-                analyst,
-                original,
-                receipt: &receipt,
-                config,
-            };
-            releases.push(self.execute(prepared, &run, &mut rng).await?);
-            progress(releases.len());
-        }
-        // The request succeeded: its SET statements become session defaults.
-        for (_, _, pending) in &planned {
-            self.apply_settings(pending);
-        }
-        Ok(releases)
     }
+    let text = audited(planned.first().map_or("", |r| r.original.as_str()));
+    let fail = |e: SqlError| -> Result<(Vec<Release>, OptionValues)> {
+        engine.audit_rejection(&request_id, analyst, &text, &e)?;
+        Err(e)
+    };
+    if planned.is_empty() {
+        return fail(rejected("the request has no query"));
+    }
+    if !(config.confidence > 0.0 && config.confidence < 1.0) {
+        return fail(rejected(format!(
+            "confidence {} must be strictly between 0 and 1",
+            config.confidence
+        )));
+    }
+    // Charge before reading any private data; nothing leaves without a durable charge.
+    let all: Vec<&Prepared> = planned.iter().map(|r| &r.prepared).collect();
+    let receipt = engine.charge(&request_id, analyst, &text, &all)?;
+    let mut releases = Vec::with_capacity(planned.len());
+    let mut pending = OptionValues::default();
+    for PreparedRequest {
+        prepared,
+        original,
+        pending: set,
+    } in &planned
+    {
+        let run = Execution {
+            request_id: &request_id,
+            analyst,
+            original,
+            receipt: &receipt,
+            config,
+        };
+        releases.push(execute(engine, prepared, &run, &mut rng).await?);
+        progress(releases.len());
+        // Later queries' SET statements win.
+        pending = set.or(&pending);
+    }
+    Ok((releases, pending))
+}
 
-    /// Reads private data for one charged query and releases it.
-    async fn execute(
-        &self,
-        prepared: &Prepared,
-        run: &Execution<'_>,
-        rng: &mut SecureRng,
-    ) -> Result<Release> {
-        let exact = self.run(prepared.bounded.clone()).await?;
-        let mut leaves = vec![None; prepared.aggregates.len()];
-        for (i, plan) in &prepared.percentiles {
-            let batches = self.run(plan.clone()).await?;
-            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
-        }
-        let rows = release_groups(prepared, &exact, &leaves, run.config.confidence, rng)?;
-        let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
-        let post = |e: datafusion::error::DataFusionError| {
-            SqlError::Execution(format!(
-                "post-processing failed: {}",
-                crate::syntax::clean(&e.to_string())
-            ))
-        };
-        // One partition: the released rows keep their (key) order through
-        // HAVING and projections, and ORDER BY ties fall the same way.
-        let mut state = self.session.state();
-        state.config_mut().options_mut().execution.target_partitions = 1;
-        let physical = state.create_physical_plan(&upper).await.map_err(post)?;
-        let released = datafusion::physical_plan::collect(physical, state.task_ctx())
-            .await
-            .map_err(post)?;
-        let with_ci = finish(released.clone(), true)?;
-        let cells = accuracy(&with_ci);
-        let batches = if run.config.intervals {
-            with_ci
-        } else {
-            finish(released, false)?
-        };
-        let metadata = ReleaseMetadata {
-            request_id: run.request_id.to_string(),
-            analyst: run.analyst.to_string(),
-            sql: run.original.to_string(),
-            epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
-            delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
-            split: prepared.split(),
-            columns: columns(prepared),
-            max_groups_contributed: prepared.contribution.max_groups,
-            max_rows_contributed: prepared.contribution.max_rows,
-            group_selection: prepared.strategy,
-            units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
-            groups_released: batches.iter().map(|b| b.num_rows()).sum(),
-            confidence: run.config.confidence,
-            accuracy: cells,
-            remaining: run
-                .receipt
-                .budgets
-                .iter()
-                .map(|b| format!("{}: {}", b.scope, b.remaining()))
-                .collect(),
-        };
-        Ok(Release { batches, metadata })
+/// Reads private data for one charged query and releases it.
+async fn execute(
+    engine: &Engine,
+    prepared: &Prepared,
+    run: &Execution<'_>,
+    rng: &mut SecureRng,
+) -> Result<Release> {
+    let exact = engine.run(prepared.bounded.clone()).await?;
+    let mut leaves = vec![None; prepared.aggregates.len()];
+    for (i, plan) in &prepared.percentiles {
+        let batches = engine.run(plan.clone()).await?;
+        leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
     }
+    let rows = release_groups(prepared, &exact, &leaves, run.config.confidence, rng)?;
+    let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
+    let post = |e: datafusion::error::DataFusionError| {
+        SqlError::Execution(format!(
+            "post-processing failed: {}",
+            crate::syntax::clean(&e.to_string())
+        ))
+    };
+    // One partition: the released rows keep their (key) order through
+    // HAVING and projections, and ORDER BY ties fall the same way.
+    let mut state = engine.session.state();
+    state.config_mut().options_mut().execution.target_partitions = 1;
+    let physical = state.create_physical_plan(&upper).await.map_err(post)?;
+    let released = datafusion::physical_plan::collect(physical, state.task_ctx())
+        .await
+        .map_err(post)?;
+    let with_ci = finish(released.clone(), true)?;
+    let cells = accuracy(&with_ci);
+    let batches = if run.config.intervals {
+        with_ci
+    } else {
+        finish(released, false)?
+    };
+    let metadata = ReleaseMetadata {
+        request_id: run.request_id.to_string(),
+        analyst: run.analyst.to_string(),
+        sql: run.original.to_string(),
+        epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
+        delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
+        split: prepared.split(),
+        columns: columns(prepared),
+        max_groups_contributed: prepared.contribution.max_groups,
+        max_rows_contributed: prepared.contribution.max_rows,
+        group_selection: prepared.strategy,
+        units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+        groups_released: batches.iter().map(|b| b.num_rows()).sum(),
+        confidence: run.config.confidence,
+        accuracy: cells,
+        remaining: run
+            .receipt
+            .budgets
+            .iter()
+            .map(|b| format!("{}: {}", b.scope, b.remaining()))
+            .collect(),
+    };
+    Ok(Release { batches, metadata })
 }
 
 /// The charged request one query runs under.

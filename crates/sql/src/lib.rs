@@ -6,7 +6,8 @@
 //! DataFusion operators and privagg functions, and the release: partition
 //! selection, exact integer noise, post-processing, confidence intervals.
 //!
-//! The embedded API is [`PrivateContext`].
+//! The embedded API is [`Engine`] (shared: catalog, tables, ledger,
+//! executor) and [`Session`] (one caller's settings).
 
 mod aggregate;
 mod analyze;
@@ -14,11 +15,13 @@ mod batch;
 mod bounded;
 mod calibrate;
 pub mod catalog;
-mod context;
 pub mod dialect;
+mod engine;
 mod error;
 mod exact;
+mod executor;
 pub mod infer;
+pub mod ledger;
 mod metadata;
 pub mod options;
 mod post_process;
@@ -27,6 +30,8 @@ mod prepare;
 mod privacy_tests;
 mod register;
 mod release;
+mod request;
+mod session;
 mod syntax;
 mod total;
 pub mod udf;
@@ -34,10 +39,13 @@ pub mod udf;
 pub use aggregate::{ComponentKind, OutputAccuracy};
 pub use batch::BatchQuery;
 pub use catalog::{Catalog, ColumnConfig, TableConfig};
-pub use context::{Explanation, PrivateContext, QueryConfig};
+pub use engine::Engine;
 pub use error::{Result, SqlError};
+pub use executor::{Executor, LocalExecutor};
 pub use metadata::{
     BudgetShare, CellAccuracy, ColumnNoise, Release, ReleaseMetadata, TOO_NOISY_RELATIVE_HALF_WIDTH,
 };
 pub use options::{GroupSelection, OptionValues};
 pub use register::TableSource;
+pub use request::{Explanation, QueryConfig};
+pub use session::Session;

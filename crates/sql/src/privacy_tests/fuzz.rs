@@ -28,7 +28,7 @@ use super::fuzz_data::{Dataset, adversary, base};
 use super::grammar::{Generated, Grammar};
 use super::{Exact, exact_by_group, l1_difference, leaf_weights};
 use crate::aggregate::{ComponentKind, TREE_HEIGHT};
-use crate::context::PrivateContext;
+use crate::engine::Engine;
 use crate::options::GroupSelection;
 use crate::prepare::Prepared;
 
@@ -49,7 +49,7 @@ struct ExactRun {
     leaves: Vec<HashMap<(Vec<ScalarValue>, i64), i128>>,
 }
 
-async fn exact(ctx: &PrivateContext, sql: &str, salt: i64) -> Result<ExactRun, String> {
+async fn exact(ctx: &Engine, sql: &str, salt: i64) -> Result<ExactRun, String> {
     let (prepared, batches, trees) = ctx
         .exact_for_tests(sql, salt)
         .await
@@ -181,7 +181,7 @@ fn in_key_order(batches: &[RecordBatch], n_keys: usize) -> bool {
 
 /// Releases on the base and one neighbour: same outcome, rows in key order,
 /// and the same key sequence when the groups are public.
-async fn compare_releases(q: &Generated, base: &PrivateContext, other: &PrivateContext) {
+async fn compare_releases(q: &Generated, base: &Engine, other: &Engine) {
     let a = base.query("a", &q.sql).await;
     let b = other.query("a", &q.sql).await;
     match (&a, &b) {
@@ -248,7 +248,7 @@ pub(super) async fn run(queries: usize, seed: u64) -> Figures {
             figures.generated += 1;
             let salt = rng.random::<i64>();
             // The five runs in parallel (the machine has cores to spare).
-            let spawn = |ctx: &Arc<PrivateContext>| {
+            let spawn = |ctx: &Arc<Engine>| {
                 let (ctx, sql) = (Arc::clone(ctx), q.sql.clone());
                 tokio::spawn(async move { exact(&ctx, &sql, salt).await })
             };

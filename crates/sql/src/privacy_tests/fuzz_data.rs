@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use privagg_budget::MemoryLedger;
 
 use crate::catalog::{Catalog, ColumnConfig, TableConfig};
-use crate::context::PrivateContext;
+use crate::engine::Engine;
 use crate::register::TableSource;
 
 /// A row of private table `t`.
@@ -212,14 +212,14 @@ impl Dataset {
     }
 
     /// A context over this dataset (and the public table `p`).
-    pub(super) async fn context(&self) -> PrivateContext {
+    pub(super) async fn context(&self) -> Engine {
         let catalog = Catalog::parse(
             "[ledger]\npath = \"x.db\"\n[[analysts]]\nname = \"a\"\nepsilon = 100000000.0\ndelta = 0.5\n",
             "fuzz.toml",
             Default::default(),
         )
         .expect("catalog");
-        let mut ctx = PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new()))
+        let mut ctx = Engine::with_ledger(catalog, Arc::new(MemoryLedger::new()))
             .await
             .expect("context");
         let bounded = |lower, upper| ColumnConfig {

@@ -16,7 +16,7 @@ use crate::aggregate::ComponentKind;
 use crate::aggregate::{LEAF, WEIGHT};
 use crate::bounded::UNITS;
 use crate::catalog::{Catalog, ColumnConfig, TableConfig};
-use crate::context::PrivateContext;
+use crate::engine::Engine;
 use crate::exact::group_keys;
 use crate::register::TableSource;
 
@@ -91,14 +91,14 @@ fn batch(rows: &[Row]) -> RecordBatch {
     RecordBatch::try_new(schema, columns).expect("batch")
 }
 
-async fn context(rows: &[Row], max_groups: u32, max_rows: u32) -> PrivateContext {
+async fn context(rows: &[Row], max_groups: u32, max_rows: u32) -> Engine {
     let catalog = Catalog::parse(
         "[ledger]\npath = \"x.db\"\n[[analysts]]\nname = \"a\"\nepsilon = 1000.0\ndelta = 0.1\n",
         "test.toml",
         Default::default(),
     )
     .expect("catalog");
-    let mut ctx = PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new()))
+    let mut ctx = Engine::with_ledger(catalog, Arc::new(MemoryLedger::new()))
         .await
         .expect("context");
     let mut columns = std::collections::BTreeMap::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use privagg_budget::MemoryLedger;
-use privagg_sql::{Catalog, PrivateContext};
+use privagg_sql::{Catalog, Engine};
 
 /// `../shared/data` of the repository (beside the clone in CI too).
 #[allow(dead_code)]
@@ -16,9 +16,9 @@ pub fn shared_data() -> PathBuf {
 
 /// A context over catalog text whose paths are relative to the shared data.
 #[allow(dead_code)]
-pub async fn context(catalog: &str) -> PrivateContext {
+pub async fn context(catalog: &str) -> Engine {
     let catalog = Catalog::parse(catalog, "test.toml", shared_data()).expect("catalog");
-    PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new()))
+    Engine::with_ledger(catalog, Arc::new(MemoryLedger::new()))
         .await
         .expect("context")
 }
@@ -89,7 +89,7 @@ pub async fn table_context(
     bounds: (f64, f64),
     public: Option<Vec<&str>>,
     max_groups: u32,
-) -> PrivateContext {
+) -> Engine {
     use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let catalog = Catalog::parse(
@@ -98,7 +98,7 @@ pub async fn table_context(
         shared_data(),
     )
     .expect("catalog");
-    let mut ctx = PrivateContext::with_ledger(catalog, Arc::new(MemoryLedger::new()))
+    let mut ctx = Engine::with_ledger(catalog, Arc::new(MemoryLedger::new()))
         .await
         .expect("context");
     let schema = Arc::new(Schema::new(vec![

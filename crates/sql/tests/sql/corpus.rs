@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use privagg_budget::{Ledger, MemoryLedger, Scope};
-use privagg_sql::{Catalog, PrivateContext, TableSource};
+use privagg_sql::{Catalog, Engine, TableSource};
 
 const CATALOG: &str = r#"
 [ledger]
@@ -86,11 +86,11 @@ fn read_corpus() -> Vec<(String, String)> {
         .collect()
 }
 
-async fn context() -> (PrivateContext, Arc<MemoryLedger>) {
+async fn context() -> (Engine, Arc<MemoryLedger>) {
     let catalog =
         Catalog::parse(CATALOG, "corpus.toml", crate::common::shared_data()).expect("catalog");
     let ledger = Arc::new(MemoryLedger::new());
-    let mut ctx = PrivateContext::with_ledger(catalog, ledger.clone())
+    let mut ctx = Engine::with_ledger(catalog, ledger.clone())
         .await
         .expect("context");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use privagg_budget::MemoryLedger;
-use privagg_sql::{Catalog, PrivateContext};
+use privagg_sql::{Catalog, Engine};
 
 fn catalog(dir: &std::path::Path, file: &str, columns: &str) -> Catalog {
     let text = format!(
@@ -18,9 +18,9 @@ fn catalog(dir: &std::path::Path, file: &str, columns: &str) -> Catalog {
 }
 
 /// A context over `contents` written to `dir/file`, with [`COLUMNS`] declared.
-async fn context_over(dir: &std::path::Path, file: &str, contents: &str) -> PrivateContext {
+async fn context_over(dir: &std::path::Path, file: &str, contents: &str) -> Engine {
     std::fs::write(dir.join(file), contents).expect("write");
-    PrivateContext::with_ledger(catalog(dir, file, COLUMNS), Arc::new(MemoryLedger::new()))
+    Engine::with_ledger(catalog(dir, file, COLUMNS), Arc::new(MemoryLedger::new()))
         .await
         .expect("context")
 }

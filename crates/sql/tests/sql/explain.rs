@@ -40,7 +40,7 @@ async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
     let rank_radius = by_name("median")
         .rank_radius
         .expect("percentiles have a rank radius");
-    let spent = |ctx: &privagg_sql::PrivateContext| {
+    let spent = |ctx: &privagg_sql::Engine| {
         ctx.ledger()
             .spent(&privagg_budget::Scope::Analyst("alice".into()))
             .expect("spent")

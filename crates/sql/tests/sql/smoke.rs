@@ -78,30 +78,51 @@ async fn pums_statistics_with_percentiles() {
     assert_eq!(r.metadata.epsilon, "5");
 }
 
-/// `SET` changes the session's defaults only when its request succeeds:
-/// `explain` and rejected requests leave them as they were.
+/// `SET` changes a session's settings only when its request succeeds:
+/// `explain` and rejected requests leave them as they were. Other sessions
+/// over the same engine, and the engine's one-shot queries, never see them.
 #[tokio::test]
 async fn set_applies_only_when_the_request_succeeds() {
-    let ctx = crate::common::context(crate::common::D1).await;
+    let engine = std::sync::Arc::new(crate::common::context(crate::common::D1).await);
+    let mut session = privagg_sql::Session::new(engine.clone());
+    let mut other = privagg_sql::Session::new(engine.clone());
     let count = "SELECT COUNT(*) FROM users";
     let epsilon = |r: privagg_sql::Release| r.metadata.epsilon;
-    ctx.explain(&format!("SET privagg.epsilon = 0.25; {count}"))
+    session
+        .explain(&format!("SET privagg.epsilon = 0.25; {count}"))
         .await
         .expect("explain");
-    assert_eq!(epsilon(ctx.query("alice", count).await.expect("q")), "1");
-    ctx.query(
-        "alice",
-        "SET privagg.epsilon = 0.25; SELECT MAX(Usage) FROM users",
-    )
-    .await
-    .expect_err("rejected");
-    assert_eq!(epsilon(ctx.query("alice", count).await.expect("q")), "1");
-    let r = ctx
+    assert_eq!(
+        epsilon(session.query("alice", count).await.expect("q")),
+        "1"
+    );
+    session
+        .query(
+            "alice",
+            "SET privagg.epsilon = 0.25; SELECT MAX(Usage) FROM users",
+        )
+        .await
+        .expect_err("rejected");
+    assert_eq!(
+        epsilon(session.query("alice", count).await.expect("q")),
+        "1"
+    );
+    let r = session
         .query("alice", &format!("SET privagg.epsilon = 0.25; {count}"))
         .await
         .expect("set");
     assert_eq!(epsilon(r), "0.25");
-    assert_eq!(epsilon(ctx.query("alice", count).await.expect("q")), "0.25");
+    assert_eq!(
+        epsilon(session.query("alice", count).await.expect("q")),
+        "0.25"
+    );
+    assert_eq!(epsilon(other.query("alice", count).await.expect("q")), "1");
+    let one_shot = engine
+        .query("alice", &format!("SET privagg.epsilon = 0.5; {count}"))
+        .await
+        .expect("one-shot");
+    assert_eq!(epsilon(one_shot), "0.5");
+    assert_eq!(epsilon(engine.query("alice", count).await.expect("q")), "1");
 }
 
 /// Functions that DataFusion only evaluates after simplifying them

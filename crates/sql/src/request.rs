@@ -1,0 +1,190 @@
+//! One request's planning, shared by explain and execution: parse the
+//! request (its `SET` statements and one SELECT), merge the settings, and
+//! prepare the query (analysis, calibration, bounded plans); and explain,
+//! which stops there. Nothing here charges or reads private data.
+
+use privagg_budget::{Amount, Rounding};
+use serde::Serialize;
+
+use crate::aggregate::OutputAccuracy;
+use crate::dialect::{Statement, parse_request};
+use crate::engine::Engine;
+use crate::error::{Result, SqlError, rejected};
+use crate::metadata::{BudgetShare, ColumnNoise};
+use crate::options::OptionValues;
+use crate::prepare::{Prepared, prepare};
+
+/// How to present a release.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryConfig {
+    /// Confidence level of intervals and accuracy flags.
+    pub confidence: f64,
+    /// Add `<col>_ci_low` / `<col>_ci_high` columns.
+    pub intervals: bool,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            confidence: 0.95,
+            intervals: false,
+        }
+    }
+}
+
+/// What a query would do and cost, computed without charging or reading data.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    /// The bounded aggregation DataFusion would run.
+    pub plan: String,
+    /// Total ε.
+    pub epsilon: String,
+    /// Total δ.
+    pub delta: String,
+    /// The ε split.
+    pub split: Vec<BudgetShare>,
+    /// Noise per aggregate component.
+    pub columns: Vec<ColumnNoise>,
+    /// Expected 95% half-width of each component, in value units (rows for
+    /// the node counts of a percentile's quantile tree).
+    pub half_widths: Vec<(String, f64)>,
+    /// Expected 95% half-width of each output aggregate, in its own units.
+    pub outputs: Vec<OutputAccuracy>,
+    /// Groups need about this many units to be released with even odds.
+    pub units_for_even_odds: Option<u64>,
+}
+
+/// A prepared request: the query, its text as written, and its `SET`
+/// statements as a pending change of the session's settings (applied by
+/// the caller only once the request succeeds).
+pub(crate) struct PreparedRequest {
+    /// The prepared query.
+    pub prepared: Prepared,
+    /// The request as written.
+    pub original: String,
+    /// Its `SET` statements.
+    pub pending: OptionValues,
+}
+
+/// Plans a request. Its `SET` statements are returned as a pending
+/// change of the session defaults (they apply to this request's query
+/// at once): the caller applies them only once the request succeeds, so
+/// `explain` and rejected requests change nothing.
+pub(crate) async fn prepare_request(
+    engine: &Engine,
+    settings: &OptionValues,
+    sql: &str,
+    salt: i64,
+    overrides: &OptionValues,
+) -> Result<PreparedRequest> {
+    let mut query = None;
+    let mut pending = OptionValues::default();
+    for statement in parse_request(sql)? {
+        match statement {
+            Statement::Set { name, value } => pending.set(&name, &value)?,
+            Statement::Query {
+                sql,
+                options,
+                original,
+            } => {
+                if query.is_some() {
+                    return Err(rejected("one SELECT per request: run queries separately"));
+                }
+                query = Some((sql, options, original));
+            }
+        }
+    }
+    let Some((plain, options, original)) = query else {
+        return Err(SqlError::InvalidSql("the request has no SELECT".into()));
+    };
+    let mut sql_options = OptionValues::default();
+    for (name, value) in &options {
+        sql_options.set(name, value)?;
+    }
+    // OPTIONS, then the batch's per-query values, then this request's
+    // SET, then the session's settings, then the engine's defaults.
+    let merged = sql_options.or(&overrides.or(&pending.or(&settings.or(&engine.defaults))));
+    let prepared = prepare(
+        &engine.session,
+        &engine.catalog,
+        &engine.views,
+        &plain,
+        &merged,
+        salt,
+    )
+    .await?;
+    Ok(PreparedRequest {
+        prepared,
+        original,
+        pending,
+    })
+}
+
+/// What a query would cost and how accurate it would be; charges nothing.
+///
+/// # Errors
+/// As the preparation of [`Self::query`].
+pub(crate) async fn explain(
+    engine: &Engine,
+    settings: &OptionValues,
+    sql: &str,
+) -> Result<Explanation> {
+    let prepared = prepare_request(engine, settings, sql, 0, &OptionValues::default())
+        .await?
+        .prepared;
+    let mut half_widths = Vec::new();
+    let mut outputs = Vec::new();
+    for a in &prepared.aggregates {
+        let explained = a.call.aggregate.explain(a)?;
+        half_widths.extend(explained.components);
+        outputs.push(explained.output);
+    }
+    Ok(Explanation {
+        plan: prepared.bounded.display_indent().to_string(),
+        epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
+        delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
+        split: prepared.split(),
+        columns: columns(&prepared),
+        half_widths,
+        outputs,
+        units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+    })
+}
+
+pub(crate) fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
+    prepared
+        .aggregates
+        .iter()
+        .flat_map(|a| {
+            a.components
+                .iter()
+                .map(|c| ColumnNoise::of(&a.call.label, c))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+impl Engine {
+    /// Test instrumentation: prepares a query with a fixed salt and returns
+    /// the exact (pre-noise) bounded results. Never available outside tests.
+    pub(crate) async fn exact_for_tests(
+        &self,
+        sql: &str,
+        salt: i64,
+    ) -> Result<(
+        Prepared,
+        Vec<datafusion::arrow::array::RecordBatch>,
+        Vec<Vec<datafusion::arrow::array::RecordBatch>>,
+    )> {
+        let none = OptionValues::default();
+        let prepared = prepare_request(self, &none, sql, salt, &none)
+            .await?
+            .prepared;
+        let exact = self.run(prepared.bounded.clone()).await?;
+        let mut trees = Vec::new();
+        for (_, plan) in &prepared.percentiles {
+            trees.push(self.run(plan.clone()).await?);
+        }
+        Ok((prepared, exact, trees))
+    }
+}
