@@ -28,6 +28,7 @@ mod post_process;
 mod prepare;
 #[cfg(test)]
 mod privacy_tests;
+pub mod proto;
 mod register;
 mod release;
 mod request;

@@ -85,6 +85,11 @@ impl TotalFunction {
         let name = format!("privagg_total_{}", inner.name());
         Self { inner, name }
     }
+
+    /// The wrapped function.
+    pub fn inner(&self) -> &Arc<ScalarUDF> {
+        &self.inner
+    }
 }
 
 impl ScalarUDFImpl for TotalFunction {
@@ -142,6 +147,11 @@ impl TotalBinary {
             name: format!("privagg_total_op({op})"),
             signature: Signature::user_defined(Volatility::Immutable),
         }
+    }
+
+    /// The wrapped operator.
+    pub fn op(&self) -> Operator {
+        self.op
     }
 
     /// Whether `op` can never fail on operands of coerced types (comparisons
