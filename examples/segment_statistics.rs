@@ -79,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_groups_contributed: 1,
         max_rows_per_group: 1,
         epsilon: None,
+        rho: None,
         delta: None,
         columns,
     };

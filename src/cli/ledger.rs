@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use privagg_budget::{Ledger, Limit, ScopeBudget, SqliteLedger};
+use privagg_budget::{Ledger, ScopeBudget, SqliteLedger};
 use privagg_sql::ledger::{Access, catalog_scopes};
 use privagg_sql::{Catalog, SqlError};
 
@@ -62,6 +62,7 @@ pub fn run_budget(
                     "limit": b.limit,
                     "spent": b.spent,
                     "remaining": b.remaining(),
+                    "implied_epsilon": b.implied_epsilon().map(|e| e.to_string()),
                 })
             })
             .collect();
@@ -77,16 +78,7 @@ pub fn run_budget(
         "remaining".to_string(),
     ]];
     for b in &budgets {
-        let limit = match b.limit {
-            Limit::EpsilonDelta { epsilon, delta } => format!("epsilon {epsilon}, delta {delta}"),
-            Limit::Zcdp { rho, .. } => format!("rho {rho}"),
-        };
-        rows.push([
-            b.scope.key(),
-            limit,
-            format!("epsilon {}, delta {}", b.spent.epsilon, b.spent.delta),
-            b.remaining(),
-        ]);
+        rows.push([b.scope.key(), b.limit_text(), b.spent_text(), b.remaining()]);
     }
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
     for line in crate::render::aligned(&rows, false) {

@@ -73,6 +73,28 @@ impl Limit {
     }
 }
 
+impl Limit {
+    /// A ρ-zCDP limit from the `f64`s of a config file (rounded down); `delta`
+    /// is where the total is stated as (ε, δ).
+    ///
+    /// # Errors
+    /// [`BudgetError::InvalidAmount`] for NaN, ±∞, negatives, or δ outside (0, 1).
+    pub fn zcdp(rho: f64, delta: f64) -> Result<Self, BudgetError> {
+        let delta = Amount::from_f64(delta, Rounding::Down)?;
+        check_delta(delta)?;
+        if delta == Amount::default() {
+            return Err(BudgetError::InvalidAmount {
+                value: "0".into(),
+                reason: "a rho budget needs delta > 0, where its total is stated as (epsilon, delta)",
+            });
+        }
+        Ok(Limit::Zcdp {
+            rho: Amount::from_f64(rho, Rounding::Down)?,
+            delta,
+        })
+    }
+}
+
 fn check_delta(delta: Amount) -> Result<(), BudgetError> {
     if delta.to_ratio() >= num_rational::BigRational::from_integer(1.into()) {
         return Err(BudgetError::InvalidAmount {
@@ -193,4 +215,48 @@ impl ScopeBudget {
             Limit::Zcdp { rho, .. } => format!("rho {}", rho.saturating_sub(self.spent.rho)),
         }
     }
+
+    /// The limit as text; a ρ limit also as the (ε, δ) it implies.
+    pub fn limit_text(&self) -> String {
+        match self.limit {
+            Limit::EpsilonDelta { epsilon, delta } => format!("epsilon {epsilon}, delta {delta}"),
+            Limit::Zcdp { rho, delta } => match implied_epsilon(rho, delta) {
+                Some(e) => format!("rho {rho} (epsilon {e}, delta {delta})"),
+                None => format!("rho {rho}"),
+            },
+        }
+    }
+
+    /// The spend as text: under a ρ limit, ρ and the (ε, δ) it implies by
+    /// zCDP composition, beside the ε that basic composition of the same
+    /// charges would have spent.
+    pub fn spent_text(&self) -> String {
+        match self.limit {
+            Limit::EpsilonDelta { .. } => {
+                format!("epsilon {}, delta {}", self.spent.epsilon, self.spent.delta)
+            }
+            Limit::Zcdp { delta, .. } => match implied_epsilon(self.spent.rho, delta) {
+                Some(e) if self.spent.rho > Amount::default() => format!(
+                    "rho {} (epsilon {e}, delta {delta}; basic composition: epsilon {})",
+                    self.spent.rho, self.spent.epsilon
+                ),
+                _ => format!("rho {}", self.spent.rho),
+            },
+        }
+    }
+
+    /// The ε that the spent ρ implies at the limit's δ (ρ limits only).
+    pub fn implied_epsilon(&self) -> Option<Amount> {
+        match self.limit {
+            Limit::Zcdp { delta, .. } => implied_epsilon(self.spent.rho, delta),
+            Limit::EpsilonDelta { .. } => None,
+        }
+    }
+}
+
+/// ε such that ρ-zCDP implies (ε, δ)-DP (Bun & Steinke 2016, Prop. 1.3), rounded up.
+fn implied_epsilon(rho: Amount, delta: Amount) -> Option<Amount> {
+    let delta = privagg_noise::Delta::from_ratio(delta.to_ratio()).ok()?;
+    let eps = privagg_noise::zcdp_to_epsilon(&rho.to_ratio(), &delta).ok()?;
+    Amount::from_ratio(&eps, Rounding::Up).ok()
 }

@@ -64,6 +64,20 @@ impl GaussianMechanism {
         delta: &Delta,
         sensitivity: &L2Sensitivity,
     ) -> Result<Self> {
+        let rho = epsilon_to_zcdp(epsilon, delta)?;
+        Self::calibrate_integer_rho(&rho, delta, sensitivity)
+    }
+
+    /// Calibrates for integer values with an integer Δ₂² to ρ-zCDP (σ² =
+    /// Δ₂²/2ρ rounded up); `delta` is only used to state the loss as (ε, δ).
+    ///
+    /// # Errors
+    /// As [`Self::calibrate_integer`].
+    pub fn calibrate_integer_rho(
+        rho: &Rho,
+        delta: &Delta,
+        sensitivity: &L2Sensitivity,
+    ) -> Result<Self> {
         if !is_integer(sensitivity.squared()) {
             return Err(NoiseError::InvalidParameter {
                 name: "L2 sensitivity",
@@ -71,8 +85,7 @@ impl GaussianMechanism {
                 reason: "integer noise needs an integer squared sensitivity; use calibrate() for real values",
             });
         }
-        let rho = epsilon_to_zcdp(epsilon, delta)?;
-        Self::build(Grid::UNIT, false, sensitivity.squared(), &rho, delta)
+        Self::build(Grid::UNIT, false, sensitivity.squared(), rho, delta)
     }
 
     fn build(

@@ -34,8 +34,9 @@ mod partition_selection;
 mod privacy_loss;
 mod quantile_tree;
 mod rng;
-#[cfg(test)]
-mod test_stats;
+#[cfg(any(test, feature = "test-stats"))]
+#[doc(hidden)]
+pub mod test_stats;
 
 pub use accuracy::ConfidenceInterval;
 pub use discrete_gaussian::{DiscreteGaussian, discrete_gaussian_weight};

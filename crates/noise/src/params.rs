@@ -224,6 +224,23 @@ impl L2Sensitivity {
         })
     }
 
+    /// Δ₂ from its exact square (`k · B²` for a unit adding at most `B` to
+    /// each of `k` groups).
+    ///
+    /// # Errors
+    /// [`NoiseError::InvalidParameter`] for a square outside `(0, 2^200]`.
+    pub fn from_squared(squared: BigRational) -> Result<Self> {
+        let max = BigRational::from_integer(num_bigint::BigInt::from(1u8) << 200);
+        if squared <= BigRational::from_integer(0.into()) || squared > max {
+            return Err(invalid(
+                "L2 sensitivity",
+                format!("sqrt({squared})"),
+                SENSITIVITY_REASON,
+            ));
+        }
+        Ok(Self { squared })
+    }
+
     /// The exact square Δ₂².
     pub fn squared(&self) -> &BigRational {
         &self.squared

@@ -15,7 +15,7 @@ use crate::options::OptionValues;
 use crate::post_process::{finish, upper_plan};
 use crate::prepare::Prepared;
 use crate::release::release_groups;
-use crate::request::{PreparedRequest, QueryConfig, columns, prepare_request};
+use crate::request::{PreparedRequest, QueryConfig, columns, prepare_request, rho_text};
 
 /// One query of a batch (an export job).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -185,7 +185,9 @@ async fn execute(
         epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
         delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
         split: prepared.split(),
-        columns: columns(prepared),
+        columns: columns(prepared)?,
+        rho: rho_text(prepared)?,
+        mechanism: prepared.mechanism,
         max_groups_contributed: prepared.contribution.max_groups,
         max_rows_contributed: prepared.contribution.max_rows,
         group_selection: prepared.strategy,

@@ -5,23 +5,39 @@
 //! `explain`.
 
 use num_rational::BigRational;
-use privagg_noise::{Delta, Epsilon, PartitionSelector};
+use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss, Rho, epsilon_to_zcdp};
 
-use crate::aggregate::{AggCall, AggregatePlan, Contribution};
+use crate::aggregate::{AggCall, AggregatePlan, Contribution, Share};
 use crate::error::{Result, rejected};
-use crate::options::GroupSelection;
+use crate::options::{GroupSelection, Mechanism};
 
-/// Calibrates every component. `epsilon` is the query's total; it is split
-/// across the aggregates and the selection step in proportion to their
-/// weights (each aggregate's `epsilon_share`, 1 by default; selection 1):
-/// evenly unless the analyst says otherwise. Weights are read as their
-/// shortest decimal, so the split is exact and sums to `epsilon`.
-pub(crate) fn plan_aggregates(
+/// A query's aggregates, calibrated, and what is left for selection.
+pub(crate) struct Calibration {
+    /// The aggregates with their components.
+    pub aggregates: Vec<AggregatePlan>,
+    /// The noise they got (never `Auto`).
+    pub mechanism: Mechanism,
+    /// The exact loss of all their components together.
+    pub loss: PrivacyLoss,
+    /// ε of the selection step, when there is one.
+    pub selection_epsilon: Option<Epsilon>,
+    /// δ of the selection step.
+    pub selection_delta: Delta,
+    /// The same aggregates under the other mechanism, for explain (`None`
+    /// when it does not apply, e.g. Gaussian noise with δ = 0).
+    pub alternative: Option<(Mechanism, Vec<AggregatePlan>)>,
+}
+
+/// The exact ε shares of the aggregates and the selection step: the query's
+/// ε split in proportion to their weights (each aggregate's
+/// `epsilon_share`, 1 by default; selection 1), evenly unless the analyst
+/// says otherwise. Weights are read as their shortest decimal, so the split
+/// is exact and sums to `epsilon`.
+fn epsilon_shares(
     calls: &[AggCall],
     epsilon: &Epsilon,
-    bounds: Contribution,
     with_selection: bool,
-) -> Result<(Vec<AggregatePlan>, Option<Epsilon>)> {
+) -> Result<(Vec<Epsilon>, Option<Epsilon>)> {
     let weight = |w: f64| {
         privagg_noise::exact::shortest_decimal(w)
             .ok_or_else(|| rejected(format!("epsilon_share {w} is not a number")))
@@ -34,30 +50,165 @@ pub(crate) fn plan_aggregates(
         weights.push(BigRational::from_integer(1.into()));
     }
     let total: BigRational = weights.iter().cloned().sum();
-    let share_of = |w: &BigRational| {
-        Epsilon::from_ratio(epsilon.as_ratio() * w / &total).map_err(|e| {
-            rejected(format!(
-                "epsilon {epsilon} split over {} parts is too small: {e}",
-                weights.len()
-            ))
+    let mut shares = weights
+        .iter()
+        .map(|w| {
+            Epsilon::from_ratio(epsilon.as_ratio() * w / &total).map_err(|e| {
+                rejected(format!(
+                    "epsilon {epsilon} split over {} parts is too small: {e}",
+                    weights.len()
+                ))
+            })
         })
+        .collect::<Result<Vec<_>>>()?;
+    let selection = if with_selection { shares.pop() } else { None };
+    Ok((shares, selection))
+}
+
+/// Calibrates every aggregate's components under `mechanism`.
+///
+/// Laplace: each aggregate gets its ε share and the losses add (basic
+/// composition); selection gets its ε share and all of δ.
+///
+/// Gaussian: δ is halved between the noise and the selection step (all of
+/// it to the noise without selection); the aggregates' ε shares together
+/// become one ρ = ρ(ε_aggregates, δ_noise) (`epsilon_to_zcdp`), split over
+/// the aggregates by the same weights; the components' ρ add up (zCDP
+/// composition) and the total is stated as (ε, δ_noise) once, which is at
+/// most ε_aggregates (Bun & Steinke 2016, Prop. 1.3 and Lemma 2.3).
+pub(crate) fn calibrate(
+    calls: &[AggCall],
+    epsilon: &Epsilon,
+    delta: &Delta,
+    bounds: Contribution,
+    with_selection: bool,
+    mechanism: Mechanism,
+) -> Result<Calibration> {
+    let laplace = || {
+        one_mechanism(
+            calls,
+            epsilon,
+            delta,
+            bounds,
+            with_selection,
+            Mechanism::Laplace,
+        )
     };
-    let mut plans = Vec::new();
-    for (i, (call, w)) in calls.iter().zip(&weights).enumerate() {
-        let share = share_of(w)?;
+    let gaussian = || {
+        one_mechanism(
+            calls,
+            epsilon,
+            delta,
+            bounds,
+            with_selection,
+            Mechanism::Gaussian,
+        )
+    };
+    let (mut chosen, other) = match mechanism {
+        Mechanism::Laplace => (laplace()?, gaussian().ok()),
+        Mechanism::Gaussian => (gaussian()?, laplace().ok()),
+        Mechanism::Auto => {
+            let l = laplace()?;
+            match gaussian().ok() {
+                Some(g) if more_accurate(&g.aggregates, &l.aggregates)? => (g, Some(l)),
+                g => (l, g),
+            }
+        }
+    };
+    chosen.alternative = other.map(|o| (o.mechanism, o.aggregates));
+    Ok(chosen)
+}
+
+/// The rule of `mechanism = auto`: Gaussian only when every noisy component
+/// of the query has a smaller expected 95% half-width with it.
+fn more_accurate(candidate: &[AggregatePlan], than: &[AggregatePlan]) -> Result<bool> {
+    let widths = |plans: &[AggregatePlan]| -> Result<Vec<f64>> {
+        plans
+            .iter()
+            .flat_map(|a| a.components.iter())
+            .map(|c| c.half_width(0.95))
+            .collect()
+    };
+    let (a, b) = (widths(candidate)?, widths(than)?);
+    Ok(a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x < y))
+}
+
+fn one_mechanism(
+    calls: &[AggCall],
+    epsilon: &Epsilon,
+    delta: &Delta,
+    bounds: Contribution,
+    with_selection: bool,
+    mechanism: Mechanism,
+) -> Result<Calibration> {
+    let (epsilons, selection_epsilon) = epsilon_shares(calls, epsilon, with_selection)?;
+    let (shares, noise_delta, selection_delta) = match mechanism {
+        Mechanism::Gaussian => {
+            if delta.is_zero() {
+                return Err(rejected(
+                    "mechanism = gaussian needs delta > 0 (Gaussian noise has no pure epsilon-DP guarantee)",
+                ));
+            }
+            let noise_delta = if with_selection {
+                Delta::from_ratio(delta.as_ratio() / BigRational::from_integer(2.into()))?
+            } else {
+                delta.clone()
+            };
+            let selection_delta = Delta::from_ratio(delta.as_ratio() - noise_delta.as_ratio())?;
+            let total: BigRational = epsilons.iter().map(|e| e.as_ratio().clone()).sum();
+            let rho = epsilon_to_zcdp(&Epsilon::from_ratio(total.clone())?, &noise_delta)?;
+            let shares = epsilons
+                .iter()
+                .map(|e| {
+                    Ok(Share::Gaussian {
+                        rho: Rho::from_ratio(rho.as_ratio() * e.as_ratio() / &total)?,
+                        delta: noise_delta.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (shares, Some(noise_delta), selection_delta)
+        }
+        _ => (
+            epsilons.iter().cloned().map(Share::Laplace).collect(),
+            None,
+            delta.clone(),
+        ),
+    };
+    let mut aggregates = Vec::new();
+    for (i, ((call, share), epsilon)) in calls.iter().zip(shares).zip(epsilons).enumerate() {
         let column = |suffix: &str| format!("__a{i}_{suffix}");
         let components = call.aggregate.calibrate(call, &share, bounds, &column)?;
-        plans.push(AggregatePlan {
+        aggregates.push(AggregatePlan {
             call: call.clone(),
             components,
-            epsilon: share,
+            share,
+            epsilon,
         });
     }
-    let selection = match (with_selection, weights.last()) {
-        (true, Some(w)) => Some(share_of(w)?),
-        _ => None,
-    };
-    Ok((plans, selection))
+    let mut loss = PrivacyLoss::pure(BigRational::from_integer(0.into()));
+    for c in aggregates.iter().flat_map(|a| a.components.iter()) {
+        loss = loss.compose(&c.loss()?);
+    }
+    if let Some(noise_delta) = noise_delta {
+        // zCDP composition: the components' ρ add up; stated as (ε, δ) once.
+        let rho = loss
+            .rho()
+            .cloned()
+            .ok_or_else(|| rejected("internal: a Gaussian component has no rho"))?;
+        loss = PrivacyLoss::zcdp(rho, &noise_delta)?;
+    }
+    Ok(Calibration {
+        aggregates,
+        mechanism: if mechanism == Mechanism::Gaussian {
+            Mechanism::Gaussian
+        } else {
+            Mechanism::Laplace
+        },
+        loss,
+        selection_epsilon,
+        selection_delta,
+        alternative: None,
+    })
 }
 
 /// The partition selector for private group keys.
@@ -78,3 +229,7 @@ pub(crate) fn selector(
     };
     sel.map_err(|e| rejected(format!("group selection: {e}")))
 }
+
+#[cfg(test)]
+#[path = "calibrate_tests.rs"]
+mod tests;

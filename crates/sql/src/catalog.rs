@@ -90,9 +90,11 @@ pub struct Defaults {
 pub struct AnalystConfig {
     /// Login name.
     pub name: String,
-    /// Total ε budget.
-    pub epsilon: f64,
-    /// Total δ budget.
+    /// Total ε budget (basic composition); or give `rho`.
+    pub epsilon: Option<f64>,
+    /// Total ρ budget (zCDP composition); or give `epsilon`.
+    pub rho: Option<f64>,
+    /// Total δ budget; with `rho`, the δ at which the total is stated as (ε, δ).
     #[serde(default)]
     pub delta: f64,
 }
@@ -117,7 +119,10 @@ pub struct TableConfig {
     pub max_rows_per_group: u32,
     /// Optional ε cap across all analysts.
     pub epsilon: Option<f64>,
-    /// Optional δ cap across all analysts (with `epsilon`).
+    /// Optional ρ (zCDP) cap across all analysts, instead of `epsilon`.
+    pub rho: Option<f64>,
+    /// Optional δ cap across all analysts (with `epsilon`; with `rho`, where
+    /// the total is stated as (ε, δ)).
     pub delta: Option<f64>,
     /// Per-column bounds and public values.
     #[serde(default)]
@@ -291,13 +296,17 @@ impl Catalog {
     fn validate(&self) -> Result<()> {
         let mut names = std::collections::HashSet::new();
         for a in &self.analysts {
-            check_budget(
-                self,
-                None,
-                &format!("analysts.{}", a.name),
-                a.epsilon,
-                a.delta,
-            )?;
+            let key = format!("analysts.{}", a.name);
+            if budget_limit(a.epsilon, a.rho, Some(a.delta))
+                .map_err(|m| self.error(None, Some(&key), m))?
+                .is_none()
+            {
+                return Err(self.error(
+                    None,
+                    Some(&key),
+                    "give the analyst a budget: epsilon = ... (and delta), or rho = ... and delta",
+                ));
+            }
         }
         for t in &self.tables {
             if !names.insert(t.name.to_lowercase()) {
@@ -317,13 +326,15 @@ impl Catalog {
                     "must be at least 1",
                 ));
             }
-            if let Some(eps) = t.epsilon {
-                check_budget(self, Some(&t.name), "epsilon", eps, t.delta.unwrap_or(0.0))?;
-            } else if t.delta.is_some() {
+            if budget_limit(t.epsilon, t.rho, t.delta)
+                .map_err(|m| self.error(Some(&t.name), Some("epsilon"), m))?
+                .is_none()
+                && t.delta.is_some()
+            {
                 return Err(self.error(
                     Some(&t.name),
                     Some("delta"),
-                    "a table delta cap needs an epsilon cap too",
+                    "a table delta cap needs an epsilon (or rho) cap too",
                 ));
             }
             for (col, c) in &t.columns {
@@ -426,10 +437,11 @@ impl AnalystConfig {
     /// # Errors
     /// [`privagg_budget::BudgetError`] for an invalid budget.
     pub fn scope(&self) -> std::result::Result<(Scope, Limit), privagg_budget::BudgetError> {
-        Ok((
-            Scope::Analyst(self.name.clone()),
-            Limit::epsilon_delta(self.epsilon, self.delta)?,
-        ))
+        let limit = match self.rho {
+            Some(rho) => Limit::zcdp(rho, self.delta)?,
+            None => Limit::epsilon_delta(self.epsilon.unwrap_or(0.0), self.delta)?,
+        };
+        Ok((Scope::Analyst(self.name.clone()), limit))
     }
 }
 
@@ -441,14 +453,13 @@ impl TableConfig {
     pub fn scope(
         &self,
     ) -> std::result::Result<Option<(Scope, Limit)>, privagg_budget::BudgetError> {
-        self.epsilon
-            .map(|eps| {
-                Ok((
-                    Scope::Table(self.name.clone()),
-                    Limit::epsilon_delta(eps, self.delta.unwrap_or(0.0))?,
-                ))
-            })
-            .transpose()
+        let delta = self.delta.unwrap_or(0.0);
+        let limit = match (self.epsilon, self.rho) {
+            (_, Some(rho)) => Limit::zcdp(rho, delta)?,
+            (Some(eps), None) => Limit::epsilon_delta(eps, delta)?,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some((Scope::Table(self.name.clone()), limit)))
     }
 }
 
@@ -466,24 +477,35 @@ fn one_line(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-fn check_budget(
-    catalog: &Catalog,
-    table: Option<&str>,
-    key: &str,
-    epsilon: f64,
-    delta: f64,
-) -> Result<()> {
-    privagg_budget::Limit::epsilon_delta(epsilon, delta)
-        .map(|_| ())
-        .map_err(|e| catalog.error(table, Some(key), e.to_string()))?;
-    if !(epsilon.is_finite() && epsilon > 0.0) {
-        return Err(catalog.error(
-            table,
-            Some(key),
-            "the budget epsilon must be a positive number",
-        ));
+/// The limit a budget declares (`epsilon` with `delta`, or `rho` with
+/// `delta > 0`), `None` when it declares none; the message says what is wrong.
+fn budget_limit(
+    epsilon: Option<f64>,
+    rho: Option<f64>,
+    delta: Option<f64>,
+) -> std::result::Result<Option<Limit>, String> {
+    let positive = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(format!("the budget {name} must be a positive number"))
+        }
+    };
+    let delta = delta.unwrap_or(0.0);
+    match (epsilon, rho) {
+        (Some(_), Some(_)) => Err("give epsilon or rho, not both".into()),
+        (Some(e), None) => {
+            let limit = Limit::epsilon_delta(e, delta).map_err(|e| e.to_string())?;
+            positive("epsilon", e)?;
+            Ok(Some(limit))
+        }
+        (None, Some(r)) => {
+            let limit = Limit::zcdp(r, delta).map_err(|e| e.to_string())?;
+            positive("rho", r)?;
+            Ok(Some(limit))
+        }
+        (None, None) => Ok(None),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ fn the_design_example_parses() {
     assert_eq!((t.max_groups_contributed, t.max_rows_per_group), (2, 1));
     assert_eq!(t.columns["spend"].upper, Some(500.0));
     assert_eq!(c.ledger_path(), PathBuf::from("/base/ledger.db"));
-    assert_eq!(c.analyst("alice").map(|a| a.epsilon), Some(10.0));
+    assert_eq!(c.analyst("alice").and_then(|a| a.epsilon), Some(10.0));
     assert_eq!(c.defaults.epsilon, Some(0.5));
 }
 

@@ -46,7 +46,7 @@ pub use executor::{Executor, LocalExecutor};
 pub use metadata::{
     BudgetShare, CellAccuracy, ColumnNoise, Release, ReleaseMetadata, TOO_NOISY_RELATIVE_HALF_WIDTH,
 };
-pub use options::{GroupSelection, OptionValues};
+pub use options::{GroupSelection, Mechanism, OptionValues};
 pub use register::TableSource;
-pub use request::{Explanation, QueryConfig};
+pub use request::{Alternative, Explanation, QueryConfig};
 pub use session::Session;

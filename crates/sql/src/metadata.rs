@@ -36,6 +36,10 @@ pub struct ReleaseMetadata {
     pub epsilon: String,
     /// δ charged (exact decimal).
     pub delta: String,
+    /// ρ charged, when the release is ρ-zCDP (exact decimal).
+    pub rho: Option<String>,
+    /// The noise of the aggregates.
+    pub mechanism: crate::options::Mechanism,
     /// How ε was split.
     pub split: Vec<BudgetShare>,
     /// Per aggregate: mechanism and scale of its noise.
@@ -65,6 +69,8 @@ pub struct BudgetShare {
     pub part: String,
     /// Its ε (exact decimal or fraction).
     pub epsilon: String,
+    /// Its ρ, when its noise is Gaussian (zCDP).
+    pub rho: Option<String>,
 }
 
 /// The noise of one aggregate's component.
@@ -76,25 +82,33 @@ pub struct ColumnNoise {
     pub component: ComponentKind,
     /// The mechanism.
     pub mechanism: &'static str,
-    /// Noise scale in value units.
+    /// Noise scale in value units (Laplace b, Gaussian σ).
     pub scale: f64,
     /// Grid spacing of released values.
     pub granularity: f64,
-    /// Its ε.
+    /// Its ε (for a Gaussian component: at the query's noise δ).
     pub epsilon: f64,
+    /// Its ρ (zCDP), when its noise is Gaussian.
+    pub rho: Option<f64>,
 }
 
 impl ColumnNoise {
-    pub(crate) fn of(aggregate: &str, c: &Component) -> Self {
-        let loss = c.loss();
-        Self {
+    pub(crate) fn of(aggregate: &str, c: &Component) -> crate::error::Result<Self> {
+        let loss = c.loss()?;
+        Ok(Self {
             aggregate: aggregate.to_string(),
             component: c.kind,
-            mechanism: "discrete Laplace (exact, CKS20)",
-            scale: c.mechanism.scale() * c.grid.spacing(),
+            mechanism: c.noise.name(),
+            scale: c.noise.scale() * c.grid.spacing(),
             granularity: c.grid.spacing(),
             epsilon: loss.epsilon_f64(),
-        }
+            rho: match c.noise {
+                crate::aggregate::Noise::Gaussian(_) => {
+                    loss.rho().map(privagg_noise::exact::to_f64_up)
+                }
+                crate::aggregate::Noise::Laplace(_) => None,
+            },
+        })
     }
 }
 

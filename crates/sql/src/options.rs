@@ -33,6 +33,30 @@ impl GroupSelection {
     }
 }
 
+/// The noise of a query's aggregates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// Integer Laplace, ε-DP (pure DP composition).
+    Laplace,
+    /// Discrete Gaussian, ρ-zCDP composed over the query's components.
+    Gaussian,
+    /// Gaussian when it is more accurate for every noisy component of the
+    /// query (many aggregates), else Laplace (the default; `docs/sql.md`).
+    Auto,
+}
+
+impl Mechanism {
+    fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "laplace" => Some(Self::Laplace),
+            "gaussian" => Some(Self::Gaussian),
+            "auto" => Some(Self::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// Option values as given at one level of precedence (unset = `None`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OptionValues {
@@ -50,10 +74,12 @@ pub struct OptionValues {
     pub group_selection_strategy: Option<GroupSelection>,
     /// Groups need at least this many units to be released.
     pub min_privacy_units_per_group: Option<u64>,
+    /// The noise of the aggregates.
+    pub mechanism: Option<Mechanism>,
 }
 
 /// Every option name accepted, for messages.
-pub const OPTION_NAMES: &str = "epsilon, delta, max_groups_contributed, max_rows_contributed, privacy_unit_column, group_selection_strategy, min_privacy_units_per_group";
+pub const OPTION_NAMES: &str = "epsilon, delta, max_groups_contributed, max_rows_contributed, privacy_unit_column, group_selection_strategy, min_privacy_units_per_group, mechanism";
 
 impl OptionValues {
     /// Sets one option from text (SQL `OPTIONS` or `SET privagg.<name>`).
@@ -100,6 +126,12 @@ impl OptionValues {
                     .ok_or_else(|| bad("expected a whole number from 1 to 1e9"))?;
                 self.min_privacy_units_per_group = Some(v);
             }
+            "mechanism" => {
+                self.mechanism = Some(
+                    Mechanism::parse(value)
+                        .ok_or_else(|| bad("expected laplace, gaussian or auto"))?,
+                );
+            }
             other => {
                 return Err(SqlError::Rejected(format!(
                     "unknown option `{other}`; the options are: {OPTION_NAMES}"
@@ -128,6 +160,7 @@ impl OptionValues {
             min_privacy_units_per_group: self
                 .min_privacy_units_per_group
                 .or(fallback.min_privacy_units_per_group),
+            mechanism: self.mechanism.or(fallback.mechanism),
         }
     }
 }

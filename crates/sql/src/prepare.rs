@@ -6,14 +6,14 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
 
-use crate::aggregate::{AggregatePlan, Contribution};
+use crate::aggregate::{AggregatePlan, Contribution, Share};
 use crate::analyze::{Analysis, analyze};
 use crate::bounded::{bounded_plan, own_plans};
-use crate::calibrate::{plan_aggregates, selector};
+use crate::calibrate::{Calibration, calibrate, selector};
 use crate::catalog::Catalog;
 use crate::error::{Result, SqlError, rejected};
 use crate::metadata::BudgetShare;
-use crate::options::{DEFAULT_DELTA, DEFAULT_EPSILON, GroupSelection, OptionValues};
+use crate::options::{DEFAULT_DELTA, DEFAULT_EPSILON, GroupSelection, Mechanism, OptionValues};
 use crate::register::Views;
 
 /// A query ready to be charged and run.
@@ -23,6 +23,10 @@ pub(crate) struct Prepared {
     pub selector: Option<PartitionSelector>,
     pub selection_epsilon: Option<Epsilon>,
     pub strategy: GroupSelection,
+    /// The noise of the aggregates (Laplace or Gaussian).
+    pub mechanism: Mechanism,
+    /// The aggregates under the other mechanism, for explain.
+    pub alternative: Option<(Mechanism, Vec<AggregatePlan>)>,
     pub min_units: Option<u64>,
     pub contribution: Contribution,
     pub loss: PrivacyLoss,
@@ -40,12 +44,17 @@ impl Prepared {
             .map(|a| BudgetShare {
                 part: a.call.label.clone(),
                 epsilon: a.epsilon.to_string(),
+                rho: match &a.share {
+                    Share::Gaussian { rho, .. } => Some(rho.to_string()),
+                    Share::Laplace(_) => None,
+                },
             })
             .collect();
         if let Some(e) = &self.selection_epsilon {
             parts.push(BudgetShare {
                 part: "partition selection".into(),
                 epsilon: e.to_string(),
+                rho: None,
             });
         }
         parts
@@ -152,16 +161,31 @@ pub(crate) async fn prepare(
             .or(catalog.defaults.delta)
             .unwrap_or(DEFAULT_DELTA),
     )?;
-    let (aggregates, selection_epsilon) =
-        plan_aggregates(&analysis.aggregates, &epsilon, contribution, with_selection)?;
+    let calibration = calibrate(
+        &analysis.aggregates,
+        &epsilon,
+        &delta,
+        contribution,
+        with_selection,
+        options.mechanism.unwrap_or(Mechanism::Auto),
+    )?;
+    let Calibration {
+        aggregates,
+        mechanism,
+        mut loss,
+        selection_epsilon,
+        selection_delta,
+        alternative,
+    } = calibration;
     let selector = match &selection_epsilon {
-        Some(e) => Some(selector(strategy, e, &delta, contribution.max_groups)?),
+        Some(e) => Some(selector(
+            strategy,
+            e,
+            &selection_delta,
+            contribution.max_groups,
+        )?),
         None => None,
     };
-    let mut loss = PrivacyLoss::pure(num_rational::BigRational::from_integer(0.into()));
-    for c in aggregates.iter().flat_map(|a| a.components.iter()) {
-        loss = loss.compose(&c.loss());
-    }
     if let Some(s) = &selector {
         loss = loss.compose(s.privacy_loss());
     }
@@ -178,6 +202,8 @@ pub(crate) async fn prepare(
         selector,
         selection_epsilon,
         strategy,
+        mechanism,
+        alternative,
         min_units: options.min_privacy_units_per_group,
         contribution,
         loss,

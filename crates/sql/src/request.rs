@@ -6,12 +6,12 @@
 use privagg_budget::{Amount, Rounding};
 use serde::Serialize;
 
-use crate::aggregate::OutputAccuracy;
+use crate::aggregate::{AggregatePlan, OutputAccuracy};
 use crate::dialect::{Statement, parse_request};
 use crate::engine::Engine;
 use crate::error::{Result, SqlError, rejected};
 use crate::metadata::{BudgetShare, ColumnNoise};
-use crate::options::OptionValues;
+use crate::options::{Mechanism, OptionValues};
 use crate::prepare::{Prepared, prepare};
 
 /// How to present a release.
@@ -41,6 +41,10 @@ pub struct Explanation {
     pub epsilon: String,
     /// Total δ.
     pub delta: String,
+    /// Total ρ, when the whole release is ρ-zCDP (no private-key selection).
+    pub rho: Option<String>,
+    /// The noise of the aggregates.
+    pub mechanism: Mechanism,
     /// The ε split.
     pub split: Vec<BudgetShare>,
     /// Noise per aggregate component.
@@ -50,8 +54,46 @@ pub struct Explanation {
     pub half_widths: Vec<(String, f64)>,
     /// Expected 95% half-width of each output aggregate, in its own units.
     pub outputs: Vec<OutputAccuracy>,
+    /// The same under the other mechanism, at the same ε and δ, so the
+    /// analyst can choose (`mechanism = 'laplace' | 'gaussian'`).
+    pub alternative: Option<Alternative>,
     /// Groups need about this many units to be released with even odds.
     pub units_for_even_odds: Option<u64>,
+}
+
+/// Explain's accuracy under the mechanism the query did not pick.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alternative {
+    /// The other mechanism.
+    pub mechanism: Mechanism,
+    /// Expected 95% half-width of each component with it.
+    pub half_widths: Vec<(String, f64)>,
+    /// Expected accuracy of each output aggregate with it.
+    pub outputs: Vec<OutputAccuracy>,
+}
+
+/// Expected half-widths, labelled.
+type Widths = Vec<(String, f64)>;
+
+/// Explain's accuracy of calibrated aggregates: per component, per output.
+fn accuracy_of(aggregates: &[AggregatePlan]) -> Result<(Widths, Vec<OutputAccuracy>)> {
+    let mut half_widths = Vec::new();
+    let mut outputs = Vec::new();
+    for a in aggregates {
+        let explained = a.call.aggregate.explain(a)?;
+        half_widths.extend(explained.components);
+        outputs.push(explained.output);
+    }
+    Ok((half_widths, outputs))
+}
+
+/// The exact total ρ of a release, as text, when it has one.
+pub(crate) fn rho_text(prepared: &Prepared) -> Result<Option<String>> {
+    prepared
+        .loss
+        .rho()
+        .map(|r| Ok(Amount::from_ratio(r, Rounding::Up)?.to_string()))
+        .transpose()
 }
 
 /// A prepared request: the query, its text as written, and its `SET`
@@ -132,26 +174,34 @@ pub(crate) async fn explain(
     let prepared = prepare_request(engine, settings, sql, 0, &OptionValues::default())
         .await?
         .prepared;
-    let mut half_widths = Vec::new();
-    let mut outputs = Vec::new();
-    for a in &prepared.aggregates {
-        let explained = a.call.aggregate.explain(a)?;
-        half_widths.extend(explained.components);
-        outputs.push(explained.output);
-    }
+    let (half_widths, outputs) = accuracy_of(&prepared.aggregates)?;
+    let alternative = match &prepared.alternative {
+        Some((mechanism, aggregates)) => {
+            let (half_widths, outputs) = accuracy_of(aggregates)?;
+            Some(Alternative {
+                mechanism: *mechanism,
+                half_widths,
+                outputs,
+            })
+        }
+        None => None,
+    };
     Ok(Explanation {
         plan: prepared.bounded.display_indent().to_string(),
         epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
         delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
+        rho: rho_text(&prepared)?,
+        mechanism: prepared.mechanism,
         split: prepared.split(),
-        columns: columns(&prepared),
+        columns: columns(&prepared)?,
         half_widths,
         outputs,
+        alternative,
         units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
     })
 }
 
-pub(crate) fn columns(prepared: &Prepared) -> Vec<ColumnNoise> {
+pub(crate) fn columns(prepared: &Prepared) -> Result<Vec<ColumnNoise>> {
     prepared
         .aggregates
         .iter()

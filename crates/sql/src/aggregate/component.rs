@@ -1,12 +1,15 @@
 //! A noisy component: one exact integer sum per group, released with
-//! integer Laplace noise on a lattice. The calibration helpers here are the
-//! only way an aggregate makes a component, so every component's
-//! sensitivity is computed the same way from the bounds the bounded plan
-//! enforces.
+//! integer noise on a lattice — discrete Laplace for ε-DP, discrete Gaussian
+//! for ρ-zCDP. The calibration helpers here are the only way an aggregate
+//! makes a component, so every component's sensitivities are computed the
+//! same way from the per-group bound the bounded plan enforces: a unit adds
+//! at most `B` (lattice units) to each of at most `k` groups, so
+//! `Δ₁ = k·B` and `Δ₂ = √k·B`.
 
 use num_rational::BigRational;
 use privagg_noise::{
-    ConfidenceInterval, Epsilon, Grid, L1Sensitivity, LaplaceMechanism, PrivacyLoss, SecureRng,
+    ConfidenceInterval, Delta, Epsilon, GaussianMechanism, Grid, L1Sensitivity, L2Sensitivity,
+    LaplaceMechanism, PrivacyLoss, Rho, SecureRng,
 };
 use serde::Serialize;
 
@@ -39,17 +42,134 @@ pub struct Contribution {
     pub max_rows: u32,
 }
 
+/// An aggregate's part of the query's budget, which also says the noise
+/// its components get.
+#[derive(Clone, Debug)]
+pub(crate) enum Share {
+    /// ε-DP: integer Laplace noise, ε split over the components.
+    Laplace(Epsilon),
+    /// ρ-zCDP: discrete Gaussian noise, ρ split over the components; `delta`
+    /// only states each component's loss as (ε, δ).
+    Gaussian {
+        /// The aggregate's ρ.
+        rho: Rho,
+        /// δ of the (ε, δ) statement.
+        delta: Delta,
+    },
+}
+
+impl Share {
+    /// `self / n`, for each of an aggregate's `n` components.
+    pub(super) fn split(&self, n: usize) -> Result<Share> {
+        let n = BigRational::from_integer(n.into());
+        Ok(match self {
+            Share::Laplace(e) => Share::Laplace(
+                Epsilon::from_ratio(e.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
+            ),
+            Share::Gaussian { rho, delta } => Share::Gaussian {
+                rho: Rho::from_ratio(rho.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
+                delta: delta.clone(),
+            },
+        })
+    }
+
+    /// The ε of a Laplace-only component (a quantile tree) within this
+    /// share: ε itself, or under ρ-zCDP the largest ε with ε²/2 ≤ ρ (pure
+    /// ε-DP is ε²/2-zCDP, Bun & Steinke 2016, Prop. 1.4).
+    pub(super) fn laplace_epsilon(&self) -> Result<Epsilon> {
+        match self {
+            Share::Laplace(e) => Ok(e.clone()),
+            Share::Gaussian { rho, .. } => {
+                let two = BigRational::from_integer(2.into());
+                let mut eps = (2.0_f64 * rho.to_f64()).sqrt();
+                for _ in 0..64 {
+                    if let Ok(e) = Epsilon::new(eps)
+                        && e.as_ratio() * e.as_ratio() / &two <= *rho.as_ratio()
+                    {
+                        return Ok(e);
+                    }
+                    eps *= 1.0 - 1e-12;
+                }
+                Err(rejected(format!("no epsilon fits rho {rho}")))
+            }
+        }
+    }
+
+    /// The noise scale (Laplace b, Gaussian σ) for a sum to which a unit adds
+    /// at most `bound` (value units) in each of `k` groups: where the grid
+    /// of a real-valued component is chosen.
+    fn scale(&self, k: f64, bound: f64) -> f64 {
+        match self {
+            Share::Laplace(e) => k * bound / e.to_f64(),
+            Share::Gaussian { rho, .. } => k.sqrt() * bound / (2.0_f64 * rho.to_f64()).sqrt(),
+        }
+    }
+}
+
+/// The noise of one component.
+#[derive(Clone, Debug)]
+pub enum Noise {
+    /// Integer Laplace, calibrated to ε for the L1 sensitivity.
+    Laplace(LaplaceMechanism),
+    /// Discrete Gaussian, calibrated to ρ for the L2 sensitivity.
+    Gaussian(GaussianMechanism),
+}
+
+impl Noise {
+    /// Its name, as metadata shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Noise::Laplace(_) => "discrete Laplace (exact, CKS20)",
+            Noise::Gaussian(_) => "discrete Gaussian (exact, CKS20)",
+        }
+    }
+
+    /// The Laplace mechanism, if it is one.
+    pub fn laplace(&self) -> Option<&LaplaceMechanism> {
+        match self {
+            Noise::Laplace(m) => Some(m),
+            Noise::Gaussian(_) => None,
+        }
+    }
+
+    /// Laplace `b` or Gaussian `σ`, in lattice units.
+    pub fn scale(&self) -> f64 {
+        match self {
+            Noise::Laplace(m) => m.scale(),
+            Noise::Gaussian(m) => m.sigma(),
+        }
+    }
+
+    /// Half-width at `confidence`, in lattice units.
+    pub fn half_width(&self, confidence: f64) -> privagg_noise::Result<f64> {
+        match self {
+            Noise::Laplace(m) => m.half_width(confidence),
+            Noise::Gaussian(m) => m.half_width(confidence),
+        }
+    }
+
+    /// An exact lattice value plus noise.
+    pub fn release_integer(&self, exact: i128, rng: &mut SecureRng) -> i128 {
+        match self {
+            Noise::Laplace(m) => m.release_integer(exact, rng),
+            Noise::Gaussian(m) => m.release_integer(exact, rng),
+        }
+    }
+}
+
 /// One noisy integer sum of the release.
 #[derive(Clone, Debug)]
 pub struct Component {
     /// What it measures.
     pub kind: ComponentKind,
-    /// The mechanism (integer Laplace on the lattice).
-    pub mechanism: LaplaceMechanism,
+    /// Its noise.
+    pub noise: Noise,
     /// Value units per lattice step (1 for counts).
     pub grid: Grid,
-    /// Lattice sensitivity used to calibrate.
+    /// L1 lattice sensitivity (`k·B`).
     pub sensitivity: L1Sensitivity,
+    /// L2 lattice sensitivity (`√k·B`).
+    pub l2: L2Sensitivity,
     /// Lattice clamp for `Sum` (per unit and group).
     pub clamp: Option<(i128, i128)>,
     /// The tree of a `QuantileTree` component.
@@ -60,13 +180,16 @@ pub struct Component {
 
 impl Component {
     /// The exact loss of this component.
-    pub fn loss(&self) -> PrivacyLoss {
-        self.mechanism.privacy_loss(&self.sensitivity)
+    pub fn loss(&self) -> Result<PrivacyLoss> {
+        Ok(match &self.noise {
+            Noise::Laplace(m) => m.privacy_loss(&self.sensitivity),
+            Noise::Gaussian(m) => m.privacy_loss(&self.l2)?,
+        })
     }
 
     /// Expected half-width at `confidence`, in value units.
     pub fn half_width(&self, confidence: f64) -> Result<f64> {
-        Ok(self.mechanism.half_width(confidence)? * self.grid.spacing())
+        Ok(self.noise.half_width(confidence)? * self.grid.spacing())
     }
 
     /// The noisy value (value units) of an exact lattice sum, and its
@@ -77,67 +200,82 @@ impl Component {
         confidence: f64,
         rng: &mut SecureRng,
     ) -> Result<(f64, ConfidenceInterval)> {
-        let m = self.mechanism.release_integer(exact, rng);
+        let m = self.noise.release_integer(exact, rng);
         let value = self.grid.from_lattice(m);
         let hw = self.half_width(confidence)?;
         Ok((value, ConfidenceInterval::around(value, hw, confidence)))
     }
 }
 
-/// `share / n`: a share split evenly over an aggregate's `n` components.
-pub(super) fn split(share: &Epsilon, n: usize) -> Result<Epsilon> {
-    Epsilon::from_ratio(share.as_ratio() / BigRational::from_integer(n.into()))
-        .map_err(|e| rejected(e.to_string()))
-}
-
-/// A count component of lattice (and value) sensitivity `sensitivity`.
-pub(super) fn count_component(
+/// A component to which a unit adds at most `bound` lattice units in each
+/// of at most `k` groups: `Δ₁ = k·bound`, `Δ₂² = k·bound²`, noise as the
+/// share says.
+pub(super) fn noisy_component(
+    kind: ComponentKind,
     column: String,
-    epsilon: &Epsilon,
-    sensitivity: f64,
+    share: &Share,
+    grid: Grid,
+    k: u32,
+    bound: i128,
 ) -> Result<Component> {
-    let sensitivity = L1Sensitivity::new(sensitivity)?;
-    let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
+    let sensitivity = L1Sensitivity::new(at_least(i128::from(k) * bound))?;
+    let l2 = L2Sensitivity::from_squared(BigRational::from_integer(
+        (num_bigint::BigInt::from(bound) * bound) * k,
+    ))?;
+    let noise = match share {
+        Share::Laplace(e) => Noise::Laplace(LaplaceMechanism::calibrate_integer(e, &sensitivity)?),
+        Share::Gaussian { rho, delta } => {
+            Noise::Gaussian(GaussianMechanism::calibrate_integer_rho(rho, delta, &l2)?)
+        }
+    };
     Ok(Component {
-        kind: ComponentKind::Count,
-        mechanism,
-        grid: Grid::UNIT,
+        kind,
+        noise,
+        grid,
         sensitivity,
+        l2,
         clamp: None,
         tree: None,
         column,
     })
 }
 
-/// A real-valued component: grid from the value-unit sensitivity, then an
-/// integer mechanism on the lattice with the lattice sensitivity `k · B`.
-/// `lattice_bound(r)` is the largest lattice magnitude one unit can add to
-/// one group with grid spacing `r`, computed with the very function the
-/// bounded plan uses, so the plan provably cannot exceed it.
+/// A count component: a unit adds at most `per_group` to each of its ≤ k groups.
+pub(super) fn count_component(
+    column: String,
+    share: &Share,
+    k: u32,
+    per_group: u32,
+) -> Result<Component> {
+    noisy_component(
+        ComponentKind::Count,
+        column,
+        share,
+        Grid::UNIT,
+        k,
+        i128::from(per_group),
+    )
+}
+
+/// A real-valued component: grid from the value-unit bound (so the noise
+/// spans about 2^40 lattice steps), then integer noise on the lattice for
+/// the lattice bound. `lattice_bound(r)` is the largest lattice magnitude
+/// one unit can add to one group with grid spacing `r`, computed with the
+/// very function the bounded plan uses, so the plan provably cannot exceed it.
 pub(super) fn lattice_component(
     kind: ComponentKind,
     column: String,
-    epsilon: &Epsilon,
+    share: &Share,
     per_unit_bound: f64,
-    k: f64,
+    k: u32,
     lattice_bound: &dyn Fn(f64) -> i128,
 ) -> Result<Component> {
     if per_unit_bound <= 0.0 || !per_unit_bound.is_finite() {
         return Err(rejected("bounds must not all be zero: widen lower/upper"));
     }
-    let grid = Grid::for_scale(k * per_unit_bound / epsilon.to_f64())?;
+    let grid = Grid::for_scale(share.scale(f64::from(k), per_unit_bound))?;
     grid.check_bound(per_unit_bound)?;
-    let sensitivity = L1Sensitivity::new(at_least(k as i128 * lattice_bound(grid.spacing())))?;
-    let mechanism = LaplaceMechanism::calibrate_integer(epsilon, &sensitivity)?;
-    Ok(Component {
-        kind,
-        mechanism,
-        grid,
-        sensitivity,
-        clamp: None,
-        tree: None,
-        column,
-    })
+    noisy_component(kind, column, share, grid, k, lattice_bound(grid.spacing()))
 }
 
 /// The smallest f64 that is at least `n` (sensitivities round up).

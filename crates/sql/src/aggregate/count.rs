@@ -9,13 +9,13 @@
 use std::sync::Arc;
 
 use datafusion::logical_expr::{Expr, lit};
-use privagg_noise::{Epsilon, SecureRng};
+use privagg_noise::SecureRng;
 
 use super::component::{check_bounds, count_component, one_component_explained, release_count};
 use super::exprs::{least, present};
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupInput,
-    GroupRelease, Partial, Released,
+    GroupRelease, Partial, Released, Share,
 };
 use crate::error::Result;
 
@@ -43,13 +43,17 @@ impl DpAggregate for Count {
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         b: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>> {
         check_bounds(call)?;
-        let sensitivity = f64::from(b.max_groups) * f64::from(b.max_rows);
-        Ok(vec![count_component(column("count"), share, sensitivity)?])
+        Ok(vec![count_component(
+            column("count"),
+            share,
+            b.max_groups,
+            b.max_rows,
+        )?])
     }
 
     fn partials(&self, plan: &AggregatePlan) -> Result<Vec<Partial>> {

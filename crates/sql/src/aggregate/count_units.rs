@@ -9,14 +9,13 @@
 use std::sync::Arc;
 
 use datafusion::logical_expr::{Expr, lit};
-use privagg_noise::Epsilon;
 
 use super::component::one_component_explained;
 use super::component::{check_bounds, count_component};
 use super::count::CountRelease;
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupRelease,
-    Partial,
+    Partial, Share,
 };
 use crate::error::{Result, rejected};
 
@@ -49,7 +48,7 @@ impl DpAggregate for CountUnits {
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         b: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>> {
@@ -57,7 +56,8 @@ impl DpAggregate for CountUnits {
         Ok(vec![count_component(
             column("count"),
             share,
-            f64::from(b.max_groups),
+            b.max_groups,
+            1,
         )?])
     }
 

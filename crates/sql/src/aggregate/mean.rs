@@ -14,16 +14,16 @@
 use std::sync::Arc;
 
 use datafusion::logical_expr::Expr;
-use privagg_noise::{ConfidenceInterval, Epsilon, SecureRng};
+use privagg_noise::{ConfidenceInterval, SecureRng};
 
 use super::component::{
     ComponentKind, centred_bound, count_component, distinct_bounds, labelled_widths,
-    lattice_component, split,
+    lattice_component,
 };
 use super::exprs::{cap, lattice, least, present};
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupInput,
-    GroupRelease, OutputAccuracy, Partial, Released,
+    GroupRelease, OutputAccuracy, Partial, Released, Share,
 };
 use crate::error::Result;
 
@@ -40,17 +40,21 @@ pub(super) fn recognise(call: &Call<'_>) -> Option<Result<Arc<dyn DpAggregate>>>
 /// Σ(x − mid)²) of a value aggregate, each with an equal part of `share`.
 pub(super) fn centred_components(
     call: &AggCall,
-    share: &Epsilon,
+    share: &Share,
     b: Contribution,
     column: &dyn Fn(&str) -> String,
     powers: &[i64],
 ) -> Result<Vec<Component>> {
     let (lo, hi) = distinct_bounds(call)?;
     let half = (hi - lo) / 2.0;
-    let k = f64::from(b.max_groups);
     let rows = f64::from(b.max_rows);
-    let e = split(share, 1 + powers.len())?;
-    let mut parts = vec![count_component(column("count"), &e, k * rows)?];
+    let e = share.split(1 + powers.len())?;
+    let mut parts = vec![count_component(
+        column("count"),
+        &e,
+        b.max_groups,
+        b.max_rows,
+    )?];
     for &power in powers {
         let (kind, suffix) = if power == 1 {
             (ComponentKind::NormalizedSum, "nsum")
@@ -62,7 +66,7 @@ pub(super) fn centred_components(
             column(suffix),
             &e,
             rows * half.powi(power as i32),
-            k,
+            b.max_groups,
             &|r| i128::from(b.max_rows) * centred_bound(lo, hi, r, power),
         )?);
     }
@@ -126,7 +130,7 @@ impl DpAggregate for Mean {
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         b: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>> {

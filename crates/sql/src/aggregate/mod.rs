@@ -20,13 +20,14 @@ mod variance;
 use std::sync::Arc;
 
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, SortExpr};
-use privagg_noise::{ConfidenceInterval, Epsilon, SecureRng};
+use privagg_noise::{ConfidenceInterval, SecureRng};
 use serde::Serialize;
 
 use crate::error::Result;
 
 pub use component::ComponentKind;
-pub(crate) use component::{Component, Contribution};
+pub use component::Noise;
+pub(crate) use component::{Component, Contribution, Share};
 pub(crate) use exprs::literal_f64;
 #[cfg(test)]
 pub(crate) use percentile::TREE_HEIGHT;
@@ -87,8 +88,11 @@ pub(crate) struct AggregatePlan {
     pub call: AggCall,
     /// Its noisy components.
     pub components: Vec<Component>,
-    /// Its ε share.
-    pub epsilon: Epsilon,
+    /// Its share of the query's budget (and so its noise).
+    pub share: Share,
+    /// Its part of the query's ε (by its weight; under zCDP its ρ comes
+    /// from the aggregates' parts together).
+    pub epsilon: privagg_noise::Epsilon,
 }
 
 impl AggregatePlan {
@@ -188,12 +192,12 @@ pub(crate) trait DpAggregate: std::fmt::Debug + Send + Sync {
         false
     }
 
-    /// Its noisy components, calibrated to `share` of ε under the query's
-    /// contribution bounds; `column(suffix)` names a component's column.
+    /// Its noisy components, calibrated to its `share` of the budget under
+    /// the query's contribution bounds; `column(suffix)` names a component's column.
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         contribution: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>>;

@@ -21,14 +21,16 @@ use datafusion::functions_window::expr_fn::dense_rank;
 use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, col, lit, try_cast, when};
 use privagg_noise::{
-    Epsilon, Grid, L1Sensitivity, LaplaceMechanism, QuantileTree, RankRadii, SecureRng,
+    Grid, L1Sensitivity, L2Sensitivity, LaplaceMechanism, QuantileTree, RankRadii, SecureRng,
 };
 
-use super::component::{ComponentKind, distinct_bounds};
+use num_rational::BigRational;
+
+use super::component::{ComponentKind, Noise, at_least, distinct_bounds};
 use super::exprs::{call, cap, fail, literal_f64};
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupInput,
-    GroupRelease, OutputAccuracy, Partial, PlanShape, Released,
+    GroupRelease, OutputAccuracy, Partial, PlanShape, Released, Share,
 };
 use crate::error::{Result, rejected};
 use crate::udf::Leaf;
@@ -79,25 +81,33 @@ impl DpAggregate for Percentile {
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         b: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>> {
         let (lo, hi) = distinct_bounds(call)?;
         let tree = QuantileTree::new(lo, hi, TREE_HEIGHT, TREE_BRANCHING)
             .map_err(|e| rejected(format!("{}: {e}", call.label)))?;
-        let sensitivity = L1Sensitivity::new(
-            f64::from(TREE_HEIGHT)
-                * f64::from(b.max_groups)
-                * f64::from(b.max_rows)
-                * WEIGHT_SCALE as f64,
-        )?;
-        let mechanism = LaplaceMechanism::calibrate_integer(share, &sensitivity)?;
+        // A unit's rows in a group weigh at most L∞·W, and reach one node
+        // per level: Δ₁ = H·k·L∞·W; Δ₂² = H·k·(L∞·W)² (within a level a
+        // group's nodes share the weight, so their L2 is at most its L1).
+        let per_group = i128::from(b.max_rows) * i128::from(WEIGHT_SCALE);
+        let levels = TREE_HEIGHT;
+        let sensitivity =
+            L1Sensitivity::new(at_least(i128::from(levels * b.max_groups) * per_group))?;
+        let l2 = L2Sensitivity::from_squared(BigRational::from_integer(
+            num_bigint::BigInt::from(per_group) * per_group * levels * b.max_groups,
+        ))?;
+        // The tree's release needs Laplace noise; under ρ-zCDP it gets the ε
+        // with ε²/2 ≤ its ρ.
+        let mechanism =
+            LaplaceMechanism::calibrate_integer(&share.laplace_epsilon()?, &sensitivity)?;
         Ok(vec![Component {
             kind: ComponentKind::QuantileTree,
-            mechanism,
+            noise: Noise::Laplace(mechanism),
             grid: Grid::UNIT,
             sensitivity,
+            l2,
             clamp: None,
             tree: Some(tree),
             column: column("tree"),
@@ -239,7 +249,7 @@ impl DpAggregate for Percentile {
 fn tree_of(plan: &AggregatePlan) -> Result<(&QuantileTree, &LaplaceMechanism)> {
     plan.components
         .first()
-        .and_then(|c| Some((c.tree.as_ref()?, &c.mechanism)))
+        .and_then(|c| Some((c.tree.as_ref()?, c.noise.laplace()?)))
         .ok_or_else(|| rejected(format!("{}: internal: no quantile tree", plan.call.label)))
 }
 

@@ -11,13 +11,13 @@
 use std::sync::Arc;
 
 use datafusion::logical_expr::{Expr, when};
-use privagg_noise::{Epsilon, SecureRng};
+use privagg_noise::SecureRng;
 
 use super::component::{ComponentKind, lattice_component, one_component_explained};
 use super::exprs::{decimal, fail, lattice};
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupInput,
-    GroupRelease, Partial, Released,
+    GroupRelease, Partial, Released, Share,
 };
 use crate::error::Result;
 
@@ -43,7 +43,7 @@ impl DpAggregate for Sum {
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         b: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>> {
@@ -53,8 +53,14 @@ impl DpAggregate for Sum {
             let (l, u) = sum_clamp(lo, hi, r);
             l.abs().max(u.abs())
         };
-        let k = f64::from(b.max_groups);
-        let mut c = lattice_component(ComponentKind::Sum, column("sum"), share, bound, k, &clamp)?;
+        let mut c = lattice_component(
+            ComponentKind::Sum,
+            column("sum"),
+            share,
+            bound,
+            b.max_groups,
+            &clamp,
+        )?;
         c.clamp = Some(sum_clamp(lo, hi, c.grid.spacing()));
         Ok(vec![c])
     }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use datafusion::logical_expr::Expr;
-use privagg_noise::{ConfidenceInterval, Epsilon, SecureRng};
+use privagg_noise::{ConfidenceInterval, SecureRng};
 
 use super::component::labelled_widths;
 use super::mean::{
@@ -20,7 +20,7 @@ use super::mean::{
 };
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupInput,
-    GroupRelease, OutputAccuracy, Partial, Released,
+    GroupRelease, OutputAccuracy, Partial, Released, Share,
 };
 use crate::error::Result;
 
@@ -45,7 +45,7 @@ impl DpAggregate for Variance {
     fn calibrate(
         &self,
         call: &AggCall,
-        share: &Epsilon,
+        share: &Share,
         b: Contribution,
         column: &dyn Fn(&str) -> String,
     ) -> Result<Vec<Component>> {

@@ -248,6 +248,7 @@ impl Dataset {
             max_groups_contributed: 1,
             max_rows_per_group: 1,
             epsilon: None,
+            rho: None,
             delta: None,
             columns,
         };

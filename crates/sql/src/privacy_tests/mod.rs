@@ -119,6 +119,7 @@ async fn context(rows: &[Row], max_groups: u32, max_rows: u32) -> Engine {
         max_groups_contributed: max_groups,
         max_rows_per_group: max_rows,
         epsilon: None,
+        rho: None,
         delta: None,
         columns,
     };

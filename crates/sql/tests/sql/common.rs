@@ -152,6 +152,7 @@ pub async fn table_context(
         max_groups_contributed: max_groups,
         max_rows_per_group: 1,
         epsilon: None,
+        rho: None,
         delta: None,
         columns: columns_cfg,
     };
