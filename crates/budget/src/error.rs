@@ -27,7 +27,7 @@ pub enum BudgetError {
     },
     /// A charge to a zCDP-limited scope has no ρ.
     #[error(
-        "{scope} has a zCDP (rho) budget, but this release has no rho-zCDP guarantee (e.g. partition selection with delta): use an (epsilon, delta) budget for it"
+        "{scope} has a zCDP (rho) budget, but this release has no rho-zCDP guarantee (selecting group keys found in private data costs a delta that zCDP cannot state): declare public_values for the GROUP BY columns, or use an (epsilon, delta) budget"
     )]
     NeedsZcdp {
         /// The scope.

@@ -95,7 +95,11 @@ async fn each_gaussian_component_stays_within_its_rho() {
                 assert_eq!(c.l2.squared(), &BigRational::from_integer((2 * 9).into()));
             }
         }
-        assert!(spent <= *rho.as_ratio(), "{}: {spent} > {rho}", a.call.label);
+        assert!(
+            spent <= *rho.as_ratio(),
+            "{}: {spent} > {rho}",
+            a.call.label
+        );
         total += spent;
     }
     // The query's loss is ρ-zCDP for the sum of the components' ρ, stated

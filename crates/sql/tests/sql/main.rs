@@ -7,6 +7,7 @@ mod corpus;
 mod datasets;
 mod declared_schema;
 mod explain;
+mod gaussian;
 mod selection;
 mod smoke;
 mod utility;
