@@ -170,17 +170,33 @@ pub async fn run_explain(args: &QueryArgs, out: &mut impl Write) -> Result<(), C
         )?;
         return Ok(());
     }
+    let rho = e
+        .rho
+        .as_ref()
+        .map(|r| format!(", rho {r}"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "cost: epsilon {}, delta {} (nothing charged by explain)",
-        e.epsilon, e.delta
+        "cost: epsilon {}, delta {}{rho} (nothing charged by explain); noise: {:?}",
+        e.epsilon, e.delta, e.mechanism
     )?;
     for s in &e.split {
-        writeln!(out, "  {:<40} epsilon {}", s.part, s.epsilon)?;
+        let rho = s.rho.as_ref().map(|r| format!(" (rho {r})")).unwrap_or_default();
+        writeln!(out, "  {:<40} epsilon {}{rho}", s.part, s.epsilon)?;
     }
     writeln!(out, "expected 95% half-width of each output:")?;
     for o in &e.outputs {
         writeln!(out, "  {:<40} {}", o.aggregate, o.description)?;
+    }
+    if let Some(a) = &e.alternative {
+        writeln!(
+            out,
+            "with mechanism = '{}' instead (same epsilon and delta):",
+            format!("{:?}", a.mechanism).to_lowercase()
+        )?;
+        for o in &a.outputs {
+            writeln!(out, "  {:<40} {}", o.aggregate, o.description)?;
+        }
     }
     writeln!(out, "noise per component (95% half-width, value units):")?;
     for (what, w) in &e.half_widths {
