@@ -181,7 +181,11 @@ pub async fn run_explain(args: &QueryArgs, out: &mut impl Write) -> Result<(), C
         e.epsilon, e.delta, e.mechanism
     )?;
     for s in &e.split {
-        let rho = s.rho.as_ref().map(|r| format!(" (rho {r})")).unwrap_or_default();
+        let rho = s
+            .rho
+            .as_ref()
+            .map(|r| format!(" (rho {r})"))
+            .unwrap_or_default();
         writeln!(out, "  {:<40} epsilon {}{rho}", s.part, s.epsilon)?;
     }
     writeln!(out, "expected 95% half-width of each output:")?;

@@ -46,7 +46,9 @@ pub use gaussian::GaussianMechanism;
 pub use grid::{GRID_BITS_BELOW_SCALE, Grid};
 pub use laplace::LaplaceMechanism;
 pub use params::{Delta, Epsilon, L1Sensitivity, L2Sensitivity, NoiseScale, Rho};
-pub use partition_selection::PartitionSelector;
+pub use partition_selection::{
+    PartitionSelector, gaussian_count_threshold, laplace_count_threshold,
+};
 pub use privacy_loss::{PrivacyLoss, epsilon_to_zcdp, zcdp_to_epsilon};
 pub use quantile_tree::{QuantileEstimate, QuantileTree, RankRadii};
 pub use rng::SecureRng;

@@ -184,6 +184,39 @@ impl PartitionSelector {
     }
 }
 
+/// The threshold τ for selecting groups on a distinct-unit count that is
+/// *released anyway* with integer Laplace noise `noise` (sensitivity k, one
+/// unit in at most `max_partitions` groups): the smallest τ with
+/// `P[1 + Z >= τ] <= δ/k`. Keeping a group iff its noisy count is at least
+/// τ adds δ and no ε to the count's own loss (Wilson et al. 2020, §3:
+/// a group only one of two neighbours has holds exactly one unit, and is
+/// kept with probability at most δ/k; on the other groups the selection is
+/// post-processing of the noisy counts). See `docs/privacy/partition_selection.md`.
+///
+/// # Errors
+/// [`NoiseError::InvalidParameter`] for δ = 0 or k = 0.
+pub fn laplace_count_threshold(
+    noise: &LaplaceMechanism,
+    delta: &Delta,
+    max_partitions: u32,
+) -> Result<i128> {
+    let per_partition_delta = per_partition_delta(delta, max_partitions)?;
+    Ok(laplace_radius(noise.scale(), 2.0 * per_partition_delta) as i128 + 2)
+}
+
+/// [`laplace_count_threshold`] for a count released with discrete Gaussian noise.
+///
+/// # Errors
+/// [`NoiseError::InvalidParameter`] for δ = 0 or k = 0.
+pub fn gaussian_count_threshold(
+    noise: &GaussianMechanism,
+    delta: &Delta,
+    max_partitions: u32,
+) -> Result<i128> {
+    let per_partition_delta = per_partition_delta(delta, max_partitions)?;
+    Ok(gaussian_radius(noise.sigma(), 2.0 * per_partition_delta) as i128 + 2)
+}
+
 fn per_partition_delta(delta: &Delta, max_partitions: u32) -> Result<f64> {
     if delta.is_zero() {
         return Err(invalid(

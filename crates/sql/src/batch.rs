@@ -191,7 +191,7 @@ async fn execute(
         max_groups_contributed: prepared.contribution.max_groups,
         max_rows_contributed: prepared.contribution.max_rows,
         group_selection: prepared.strategy,
-        units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+        units_for_even_odds: prepared.selection.units_for_even_odds(),
         groups_released: batches.iter().map(|b| b.num_rows()).sum(),
         confidence: run.config.confidence,
         accuracy: cells,

@@ -5,9 +5,12 @@
 //! `explain`.
 
 use num_rational::BigRational;
-use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss, Rho, epsilon_to_zcdp};
+use privagg_noise::{
+    Delta, Epsilon, PartitionSelector, PrivacyLoss, Rho, epsilon_to_zcdp, gaussian_count_threshold,
+    laplace_count_threshold,
+};
 
-use crate::aggregate::{AggCall, AggregatePlan, Contribution, Share};
+use crate::aggregate::{AggCall, AggregatePlan, Contribution, Noise, Share};
 use crate::error::{Result, rejected};
 use crate::options::{GroupSelection, Mechanism};
 
@@ -65,6 +68,34 @@ fn epsilon_shares(
     Ok((shares, selection))
 }
 
+/// What the selection step needs from the budget.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Needs {
+    /// A share of ε (a selection step of its own).
+    pub selection_epsilon: bool,
+    /// A share of δ (any selection of private keys).
+    pub selection_delta: bool,
+}
+
+/// The threshold of [`GroupSelection::CountThreshold`] on the noisy unit
+/// count of `plan` (its first component), at δ.
+pub(crate) fn count_threshold(
+    plan: &AggregatePlan,
+    delta: &Delta,
+    bounds: Contribution,
+) -> Result<i128> {
+    let count = plan
+        .components
+        .first()
+        .ok_or_else(|| rejected("internal: a unit count without components"))?;
+    let k = bounds.max_groups;
+    let threshold = match &count.noise {
+        Noise::Laplace(m) => laplace_count_threshold(m, delta, k),
+        Noise::Gaussian(m) => gaussian_count_threshold(m, delta, k),
+    };
+    threshold.map_err(|e| rejected(format!("group selection: {e}")))
+}
+
 /// Calibrates every aggregate's components under `mechanism`.
 ///
 /// Laplace: each aggregate gets its ε share and the losses add (basic
@@ -81,29 +112,11 @@ pub(crate) fn calibrate(
     epsilon: &Epsilon,
     delta: &Delta,
     bounds: Contribution,
-    with_selection: bool,
+    needs: Needs,
     mechanism: Mechanism,
 ) -> Result<Calibration> {
-    let laplace = || {
-        one_mechanism(
-            calls,
-            epsilon,
-            delta,
-            bounds,
-            with_selection,
-            Mechanism::Laplace,
-        )
-    };
-    let gaussian = || {
-        one_mechanism(
-            calls,
-            epsilon,
-            delta,
-            bounds,
-            with_selection,
-            Mechanism::Gaussian,
-        )
-    };
+    let laplace = || one_mechanism(calls, epsilon, delta, bounds, needs, Mechanism::Laplace);
+    let gaussian = || one_mechanism(calls, epsilon, delta, bounds, needs, Mechanism::Gaussian);
     let (mut chosen, other) = match mechanism {
         Mechanism::Laplace => (laplace()?, gaussian().ok()),
         Mechanism::Gaussian => (gaussian()?, laplace().ok()),
@@ -138,10 +151,10 @@ fn one_mechanism(
     epsilon: &Epsilon,
     delta: &Delta,
     bounds: Contribution,
-    with_selection: bool,
+    needs: Needs,
     mechanism: Mechanism,
 ) -> Result<Calibration> {
-    let (epsilons, selection_epsilon) = epsilon_shares(calls, epsilon, with_selection)?;
+    let (epsilons, selection_epsilon) = epsilon_shares(calls, epsilon, needs.selection_epsilon)?;
     let (shares, noise_delta, selection_delta) = match mechanism {
         Mechanism::Gaussian => {
             if delta.is_zero() {
@@ -149,7 +162,7 @@ fn one_mechanism(
                     "mechanism = gaussian needs delta > 0 (Gaussian noise has no pure epsilon-DP guarantee)",
                 ));
             }
-            let noise_delta = if with_selection {
+            let noise_delta = if needs.selection_delta {
                 Delta::from_ratio(delta.as_ratio() / BigRational::from_integer(2.into()))?
             } else {
                 delta.clone()
@@ -223,7 +236,9 @@ pub(crate) fn selector(
         GroupSelection::GaussianThreshold => {
             PartitionSelector::gaussian_threshold(epsilon, delta, k)
         }
-        GroupSelection::TruncatedGeometric | GroupSelection::PublicGroups => {
+        GroupSelection::TruncatedGeometric
+        | GroupSelection::PublicGroups
+        | GroupSelection::CountThreshold => {
             PartitionSelector::truncated_geometric(epsilon, delta, k)
         }
     };

@@ -19,6 +19,9 @@ pub enum GroupSelection {
     TruncatedGeometric,
     /// Keys are public: every declared value is output, no selection.
     PublicGroups,
+    /// Threshold on the query's own noisy `COUNT(DISTINCT unit)`: no ε of
+    /// its own, only δ (the default when the query has that count).
+    CountThreshold,
 }
 
 impl GroupSelection {
@@ -28,6 +31,7 @@ impl GroupSelection {
             "GAUSSIAN_THRESHOLD" => Some(Self::GaussianThreshold),
             "TRUNCATED_GEOMETRIC" => Some(Self::TruncatedGeometric),
             "PUBLIC_GROUPS" => Some(Self::PublicGroups),
+            "COUNT_THRESHOLD" => Some(Self::CountThreshold),
             _ => None,
         }
     }
@@ -115,7 +119,7 @@ impl OptionValues {
             "privacy_unit_column" => self.privacy_unit_column = Some(value.to_string()),
             "group_selection_strategy" => {
                 self.group_selection_strategy = Some(GroupSelection::parse(value).ok_or_else(|| {
-                    bad("expected LAPLACE_THRESHOLD, GAUSSIAN_THRESHOLD, TRUNCATED_GEOMETRIC or PUBLIC_GROUPS")
+                    bad("expected LAPLACE_THRESHOLD, GAUSSIAN_THRESHOLD, TRUNCATED_GEOMETRIC, COUNT_THRESHOLD or PUBLIC_GROUPS")
                 })?);
             }
             "min_privacy_units_per_group" => {

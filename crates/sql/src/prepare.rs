@@ -9,18 +9,46 @@ use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
 use crate::aggregate::{AggregatePlan, Contribution, Share};
 use crate::analyze::{Analysis, analyze};
 use crate::bounded::{bounded_plan, own_plans};
-use crate::calibrate::{Calibration, calibrate, selector};
+use crate::calibrate::{Calibration, Needs, calibrate, count_threshold, selector};
 use crate::catalog::Catalog;
 use crate::error::{Result, SqlError, rejected};
 use crate::metadata::BudgetShare;
 use crate::options::{DEFAULT_DELTA, DEFAULT_EPSILON, GroupSelection, Mechanism, OptionValues};
 use crate::register::Views;
 
+/// How the groups of a release are chosen.
+pub(crate) enum Selection {
+    /// Every group: no keys, or public keys.
+    All,
+    /// A selection step of its own on the distinct-unit count.
+    Selector(Box<PartitionSelector>),
+    /// A threshold on the noisy `COUNT(DISTINCT unit)` of aggregate
+    /// `aggregate`, which is released as drawn.
+    Count {
+        /// The aggregate whose first component is the unit count.
+        aggregate: usize,
+        /// Keep a group iff its noisy count (minus the `min_privacy_units`
+        /// shift) is at least this.
+        threshold: i128,
+    },
+}
+
+impl Selection {
+    /// Units at which a group is kept with even odds (private keys only).
+    pub fn units_for_even_odds(&self) -> Option<u64> {
+        match self {
+            Selection::All => None,
+            Selection::Selector(s) => Some(s.units_for_even_odds()),
+            Selection::Count { threshold, .. } => Some(u64::try_from(*threshold).unwrap_or(0)),
+        }
+    }
+}
+
 /// A query ready to be charged and run.
 pub(crate) struct Prepared {
     pub analysis: Analysis,
     pub aggregates: Vec<AggregatePlan>,
-    pub selector: Option<PartitionSelector>,
+    pub selection: Selection,
     pub selection_epsilon: Option<Epsilon>,
     pub strategy: GroupSelection,
     /// The noise of the aggregates (Laplace or Gaussian).
@@ -135,20 +163,32 @@ pub(crate) async fn prepare(
             .unwrap_or(table.max_rows_per_group),
     };
     let has_keys = !analysis.keys.is_empty();
+    // The first COUNT(DISTINCT unit): selection can threshold its noisy value.
+    let unit_count = analysis
+        .aggregates
+        .iter()
+        .position(|a| a.aggregate.counts_units());
     let strategy = match options.group_selection_strategy {
         Some(GroupSelection::PublicGroups) if has_keys && analysis.public_values.is_none() => {
             return Err(rejected(
                 "group_selection_strategy = PUBLIC_GROUPS needs public_values declared in the catalog for every GROUP BY column",
             ));
         }
+        Some(GroupSelection::CountThreshold) if has_keys && unit_count.is_none() => {
+            return Err(rejected(
+                "group_selection_strategy = COUNT_THRESHOLD needs COUNT(DISTINCT <privacy unit>) in the query",
+            ));
+        }
         Some(s) => s,
         None if analysis.public_values.is_some() => GroupSelection::PublicGroups,
+        None if unit_count.is_some() => GroupSelection::CountThreshold,
         None => GroupSelection::TruncatedGeometric,
     };
     if strategy != GroupSelection::PublicGroups {
         analysis.public_values = None;
     }
     let with_selection = has_keys && strategy != GroupSelection::PublicGroups;
+    let on_count = with_selection && strategy == GroupSelection::CountThreshold;
     let epsilon = Epsilon::new(
         options
             .epsilon
@@ -166,7 +206,10 @@ pub(crate) async fn prepare(
         &epsilon,
         &delta,
         contribution,
-        with_selection,
+        Needs {
+            selection_epsilon: with_selection && !on_count,
+            selection_delta: with_selection,
+        },
         options.mechanism.unwrap_or(Mechanism::Auto),
     )?;
     let Calibration {
@@ -177,16 +220,29 @@ pub(crate) async fn prepare(
         selection_delta,
         alternative,
     } = calibration;
-    let selector = match &selection_epsilon {
-        Some(e) => Some(selector(
+    let selection = match (&selection_epsilon, unit_count) {
+        (Some(e), _) => Selection::Selector(Box::new(selector(
             strategy,
             e,
             &selection_delta,
             contribution.max_groups,
-        )?),
-        None => None,
+        )?)),
+        (None, Some(aggregate)) if on_count => {
+            let threshold =
+                count_threshold(&aggregates[aggregate], &selection_delta, contribution)?;
+            // δ for the groups only one of two neighbours has; no ε.
+            loss = loss.compose(&PrivacyLoss::approximate(
+                num_rational::BigRational::from_integer(0.into()),
+                selection_delta.as_ratio().clone(),
+            ));
+            Selection::Count {
+                aggregate,
+                threshold,
+            }
+        }
+        _ => Selection::All,
     };
-    if let Some(s) = &selector {
+    if let Selection::Selector(s) = &selection {
         loss = loss.compose(s.privacy_loss());
     }
     if !loss.fits(&epsilon, &delta) {
@@ -199,7 +255,7 @@ pub(crate) async fn prepare(
     Ok(Prepared {
         analysis,
         aggregates,
-        selector,
+        selection,
         selection_epsilon,
         strategy,
         mechanism,

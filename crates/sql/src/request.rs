@@ -197,7 +197,7 @@ pub(crate) async fn explain(
         half_widths,
         outputs,
         alternative,
-        units_for_even_odds: prepared.selector.as_ref().map(|s| s.units_for_even_odds()),
+        units_for_even_odds: prepared.selection.units_for_even_odds(),
     })
 }
 

@@ -200,8 +200,12 @@ impl Component {
         confidence: f64,
         rng: &mut SecureRng,
     ) -> Result<(f64, ConfidenceInterval)> {
-        let m = self.noise.release_integer(exact, rng);
-        let value = self.grid.from_lattice(m);
+        self.release_drawn(self.noise.release_integer(exact, rng), confidence)
+    }
+
+    /// The value (value units) and interval of a lattice value already noised.
+    pub fn release_drawn(&self, noisy: i128, confidence: f64) -> Result<(f64, ConfidenceInterval)> {
+        let value = self.grid.from_lattice(noisy);
         let hw = self.half_width(confidence)?;
         Ok((value, ConfidenceInterval::around(value, hw, confidence)))
     }
@@ -332,14 +336,19 @@ pub(super) fn check_bounds(call: &AggCall) -> Result<()> {
     Ok(())
 }
 
-/// Releases a count: noise, then never negative (post-processing), interval likewise.
+/// Releases a count: noise (unless selection drew it already), then never
+/// negative (post-processing), interval likewise.
 pub(super) fn release_count(
     c: &Component,
     exact: i128,
+    drawn: Option<i128>,
     confidence: f64,
     rng: &mut SecureRng,
 ) -> Result<(Option<f64>, Option<ConfidenceInterval>)> {
-    let (v, ci) = c.release(exact, confidence, rng)?;
+    let (v, ci) = match drawn {
+        Some(noisy) => c.release_drawn(noisy, confidence)?,
+        None => c.release(exact, confidence, rng)?,
+    };
     Ok((
         Some(v.max(0.0)),
         Some(ConfidenceInterval {

@@ -101,7 +101,7 @@ pub(super) struct CountRelease<'a> {
 impl GroupRelease for CountRelease<'_> {
     fn release(&self, group: &GroupInput<'_>, rng: &mut SecureRng) -> Result<Released> {
         match (self.plan.components.first(), group.sums.first()) {
-            (Some(c), Some(exact)) => release_count(c, *exact, self.confidence, rng),
+            (Some(c), Some(exact)) => release_count(c, *exact, group.drawn, self.confidence, rng),
             _ => Ok((None, None)),
         }
     }

@@ -45,6 +45,10 @@ impl DpAggregate for CountUnits {
         true
     }
 
+    fn counts_units(&self) -> bool {
+        true
+    }
+
     fn calibrate(
         &self,
         call: &AggCall,

@@ -140,6 +140,9 @@ pub(crate) struct GroupInput<'a> {
     /// The leaf histogram of its own plan (percentiles), if it has one and
     /// the group has leaves.
     pub leaves: Option<&'a [(u64, u64)]>,
+    /// The noisy lattice value of its first component, when partition
+    /// selection already drew it (it is released, never drawn again).
+    pub drawn: Option<i128>,
 }
 
 /// A released value and its interval.
@@ -189,6 +192,13 @@ pub(crate) trait DpAggregate: std::fmt::Debug + Send + Sync {
 
     /// Whether `DISTINCT` is part of the aggregate.
     fn distinct(&self) -> bool {
+        false
+    }
+
+    /// Whether its first component is the noisy number of distinct units
+    /// per group (then partition selection can threshold it instead of
+    /// spending a share of its own).
+    fn counts_units(&self) -> bool {
         false
     }
 

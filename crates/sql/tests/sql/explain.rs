@@ -152,11 +152,23 @@ async fn explain_bounds_the_variance_interval_to_first_order() {
 #[tokio::test]
 async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
     let ctx = context(PUMS).await;
-    let sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1.0) educ, \
-        COUNT(DISTINCT pid, epsilon_share => 2) AS people, \
-        SUM(income, contribution_bounds_per_group => (0, 1000), epsilon_share => 0.5) AS income \
-        FROM pums GROUP BY educ";
-    let e = ctx.explain(sql).await.expect("explain");
+    let sql = |strategy: &str| {
+        format!(
+            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1.0{strategy}) educ, \
+             COUNT(DISTINCT pid, epsilon_share => 2) AS people, \
+             SUM(income, contribution_bounds_per_group => (0, 1000), epsilon_share => 0.5) \
+             AS income FROM pums GROUP BY educ"
+        )
+    };
+    // By default selection thresholds the noisy COUNT(DISTINCT pid): no share of its own.
+    let e = ctx.explain(&sql("")).await.expect("explain");
+    let parts: Vec<&str> = e.split.iter().map(|s| s.epsilon.as_str()).collect();
+    assert_eq!(parts, ["0.8", "0.2"]);
+    assert_eq!(e.epsilon, "1");
+    let e = ctx
+        .explain(&sql(", group_selection_strategy = 'TRUNCATED_GEOMETRIC'"))
+        .await
+        .expect("explain");
     let split: Vec<(String, String)> = e
         .split
         .iter()
@@ -185,7 +197,13 @@ async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
         even.split
     );
     // The release charges the same total and reports the same split.
-    let release = ctx.query("alice", sql).await.expect("query");
+    let release = ctx
+        .query(
+            "alice",
+            &sql(", group_selection_strategy = 'TRUNCATED_GEOMETRIC'"),
+        )
+        .await
+        .expect("query");
     assert_eq!(release.metadata.epsilon, "1");
     let released: Vec<&str> = release
         .metadata
