@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             config,
         )
         .await?;
-    print!("{}", privagg::render::release_table(&release.batches));
+    print!("{}", privagg::export::text::release_table(&release.batches));
     println!(
         "charged epsilon {}; {}",
         release.metadata.epsilon,

@@ -4,11 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use privagg::cli::CliError;
-use privagg::cli::catalog::{TableEntry, run_catalog_add};
-use privagg::cli::export::{run_export, run_generate};
-use privagg::cli::ledger::{run_audit, run_budget};
-use privagg::cli::query::{Format, QueryArgs, run_explain, run_query};
+mod cli;
+mod demo;
+
+use cli::CliError;
+use cli::catalog::{TableEntry, run_catalog_add};
+use cli::export::{run_export, run_generate};
+use cli::ledger::{run_audit, run_budget};
+use cli::query::{Format, QueryArgs, run_explain, run_query};
 
 /// privagg — differentially private segment statistics.
 ///
@@ -166,13 +169,13 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout();
     let result: Result<(), CliError> = match cli.command {
         Command::Demo { customers, dir } => {
-            let dir = dir.unwrap_or_else(privagg::demo::default_dir);
+            let dir = dir.unwrap_or_else(demo::default_dir);
             block_on(async {
-                privagg::demo::run(customers, &dir, &mut stdout)
+                demo::run(customers, &dir, &mut stdout)
                     .await
                     .map_err(|e| match e {
-                        privagg::demo::DemoError::Io(io) => CliError::Io(io),
-                        privagg::demo::DemoError::Sql(sql) => CliError::Sql(sql),
+                        demo::DemoError::Io(io) => CliError::Io(io),
+                        demo::DemoError::Sql(sql) => CliError::Sql(sql),
                         other => CliError::Other(other.to_string()),
                     })
             })

@@ -110,7 +110,7 @@ pub async fn run_catalog_add(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     Catalog::parse(&text, &catalog_path.display().to_string(), base)?;
-    crate::atomic::write_atomically(catalog_path, text.as_bytes())?;
+    privagg::export::write_atomically(catalog_path, text.as_bytes())?;
     writeln!(
         out,
         "added table '{}' ({} columns: {}) to {}",

@@ -3,8 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::export::{ExportError, run};
-use crate::generate::generate;
+use privagg::export::{ExportError, run};
+use privagg::generate::generate;
 
 use super::CliError;
 

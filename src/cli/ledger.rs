@@ -81,7 +81,7 @@ pub fn run_budget(
         rows.push([b.scope.key(), b.limit_text(), b.spent_text(), b.remaining()]);
     }
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
-    for line in crate::render::aligned(&rows, false) {
+    for line in privagg::export::text::aligned(&rows, false) {
         writeln!(out, "{line}")?;
     }
     if ledger.is_none() {

@@ -8,8 +8,6 @@ pub mod query;
 use privagg_budget::BudgetError;
 use privagg_sql::SqlError;
 
-/// Exit code: success.
-pub const EXIT_OK: u8 = 0;
 /// Exit code: anything else.
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: usage or catalog error.

@@ -8,23 +8,11 @@ use std::io::IsTerminal;
 use datafusion::arrow::datatypes::Schema;
 use privagg_sql::{Engine, QueryConfig, Release};
 
-use crate::atomic::write_atomically;
-use crate::output::{FileFormat, encode, json_rows};
+pub use privagg::export::Format;
+use privagg::export::format::{encode, json_rows};
+use privagg::export::write_atomically;
 
 use super::CliError;
-
-/// Output formats of `privagg query`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// An aligned table, then a summary.
-    Table,
-    /// CSV rows with a header.
-    Csv,
-    /// JSON: `{"rows": [...], "metadata": {...}}`.
-    Json,
-    /// Apache Parquet (needs `--out FILE`, or a pipe).
-    Parquet,
-}
 
 /// Options shared by `query` and `explain`.
 #[derive(Clone, Debug)]
@@ -97,11 +85,7 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
                 .first()
                 .map(|b| b.schema().as_ref().clone())
                 .unwrap_or_else(Schema::empty);
-            let format = if args.format == Format::Csv {
-                FileFormat::Csv
-            } else {
-                FileFormat::Parquet
-            };
+            let format = args.format;
             buf = encode(&release.batches, &schema, format).map_err(other)?;
         }
         Format::Json => {
@@ -134,7 +118,11 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
 }
 
 fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> {
-    write!(out, "{}", crate::render::plain_table(&release.batches))?;
+    write!(
+        out,
+        "{}",
+        privagg::export::text::plain_table(&release.batches)
+    )?;
     let m = &release.metadata;
     writeln!(
         out,
@@ -144,7 +132,7 @@ fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> 
     for r in &m.remaining {
         writeln!(out, "remaining: {r}")?;
     }
-    let noisy = crate::render::noisy_cells(m);
+    let noisy = privagg::export::text::noisy_cells(m);
     if !noisy.is_empty() {
         writeln!(
             out,

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use privagg_sql::{Engine, QueryConfig, SqlError};
 
-use crate::generate::{ANALYST, GenerateError, generate};
-use crate::render::{noisy_cells, release_table};
+use privagg::export::text::{noisy_cells, release_table};
+use privagg::generate::{ANALYST, GenerateError, generate};
 
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]

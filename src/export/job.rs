@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::output::FileFormat;
+use super::format::Format;
 
 /// A parsed, validated job.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ pub struct JobQuery {
     /// δ, if the job sets one.
     pub delta: Option<f64>,
     /// Output format.
-    pub format: FileFormat,
+    pub format: Format,
 }
 
 #[derive(Deserialize)]
@@ -69,7 +69,7 @@ struct RawQuery {
     epsilon: Option<f64>,
     share: Option<f64>,
     delta: Option<f64>,
-    format: Option<FileFormat>,
+    format: Option<Format>,
 }
 
 impl Job {
@@ -154,7 +154,7 @@ impl Job {
                 sql: q.sql,
                 epsilon,
                 delta: q.delta.or(raw.delta),
-                format: q.format.unwrap_or(FileFormat::Parquet),
+                format: q.format.unwrap_or(Format::Parquet),
             });
         }
         if shares > 1.0 + 1e-12 {

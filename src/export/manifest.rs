@@ -54,7 +54,7 @@ pub struct QueryEntry {
     /// Output file name.
     pub file: String,
     /// Output format.
-    pub format: crate::output::FileFormat,
+    pub format: super::format::Format,
     /// What the release says about itself.
     #[serde(flatten)]
     pub release: ReleaseMetadata,

@@ -3,18 +3,22 @@
 //! JSON, plus `manifest.json` (machine-readable) and `REPORT.md` (a
 //! plain-language privacy and accuracy report).
 
+mod atomic;
+pub mod format;
 pub mod job;
 mod manifest;
 mod progress;
 mod report;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 
 use privagg_sql::{BatchQuery, Engine, QueryConfig, Release, SqlError};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::write_atomically;
-use crate::output::encode;
+pub use atomic::write_atomically;
+pub use format::Format;
+use format::encode;
 pub use job::{Job, JobQuery};
 pub use manifest::Manifest;
 use progress::Progress;

@@ -1,46 +1,39 @@
-//! A one-line progress bar on stderr, drawn only when stderr is a terminal.
+//! The export's progress bar on stderr (indicatif: drawn only on a
+//! terminal), with throughput and the time left.
 
-use std::io::Write;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress of an export.
 pub(crate) struct Progress {
-    enabled: bool,
-    total: usize,
+    bar: ProgressBar,
 }
 
 impl Progress {
-    /// A bar of `total` steps; silent unless `enabled`.
+    /// A bar of `total` steps; hidden unless `enabled` (and stderr is a terminal).
     pub(crate) fn new(enabled: bool, total: usize) -> Self {
-        let bar = Self { enabled, total };
-        bar.draw(0, "planning and charging");
-        bar
+        let target = if enabled {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+        if let Ok(style) =
+            ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg} ({per_sec}, {eta} left)")
+        {
+            bar.set_style(style.progress_chars("#>-"));
+        }
+        bar.set_message("planning and charging");
+        Self { bar }
     }
 
     /// Shows `done` steps finished.
     pub(crate) fn set(&self, done: usize, stage: &str) {
-        self.draw(done, stage);
+        self.bar.set_position(done as u64);
+        self.bar.set_message(stage.to_string());
     }
 
     /// Clears the line.
     pub(crate) fn finish(&self) {
-        if self.enabled {
-            eprint!("\r\x1b[2K");
-            let _ = std::io::stderr().flush();
-        }
-    }
-
-    fn draw(&self, done: usize, stage: &str) {
-        if !self.enabled || self.total == 0 {
-            return;
-        }
-        const WIDTH: usize = 30;
-        let filled = WIDTH * done.min(self.total) / self.total;
-        eprint!(
-            "\r\x1b[2K[{}{}] {done}/{} {stage}",
-            "#".repeat(filled),
-            " ".repeat(WIDTH - filled),
-            self.total
-        );
-        let _ = std::io::stderr().flush();
+        self.bar.finish_and_clear();
     }
 }

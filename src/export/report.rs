@@ -7,7 +7,7 @@ use privagg_sql::GroupSelection;
 use privagg_sql::TOO_NOISY_RELATIVE_HALF_WIDTH;
 
 use super::manifest::Manifest;
-use crate::render::number;
+use super::text::number;
 
 /// Renders the report. Mentions suppression only in aggregate, public terms:
 /// how many groups were withheld is itself private and is never stated.

@@ -13,7 +13,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use privagg_noise::SecureRng;
 
-use crate::atomic::write_atomically;
+use crate::export::write_atomically;
 use synthetic::{Purchase, REGIONS, SEGMENTS};
 
 /// Name of the generated private table.

@@ -1,28 +1,34 @@
-//! Encoding released batches as CSV, JSON or Parquet bytes.
+//! The output formats of released rows — one enum for `privagg query
+//! --format`, export jobs and the embedded API — and their encoders.
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::parquet::arrow::ArrowWriter;
 
-/// A file format for released rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// A format for released rows.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
-pub enum FileFormat {
-    /// Apache Parquet (uncompressed).
-    Parquet,
+pub enum Format {
+    /// An aligned text table (values with their intervals when present).
+    Table,
     /// CSV with a header row.
     Csv,
     /// A JSON array of row objects.
     Json,
+    /// Apache Parquet (uncompressed).
+    Parquet,
 }
 
-impl FileFormat {
+impl Format {
     /// The file extension.
     pub fn extension(self) -> &'static str {
         match self {
-            FileFormat::Parquet => "parquet",
-            FileFormat::Csv => "csv",
-            FileFormat::Json => "json",
+            Format::Table => "txt",
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Json => "json",
         }
     }
 }
@@ -31,14 +37,11 @@ impl FileFormat {
 ///
 /// # Errors
 /// The encoder's message.
-pub fn encode(
-    batches: &[RecordBatch],
-    schema: &Schema,
-    format: FileFormat,
-) -> Result<Vec<u8>, String> {
+pub fn encode(batches: &[RecordBatch], schema: &Schema, format: Format) -> Result<Vec<u8>, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
     match format {
-        FileFormat::Parquet => {
+        Format::Table => Ok(super::text::plain_table(batches).into_bytes()),
+        Format::Parquet => {
             let mut out = Vec::new();
             let mut w = ArrowWriter::try_new(&mut out, std::sync::Arc::new(schema.clone()), None)
                 .map_err(|x| e(&x))?;
@@ -48,7 +51,7 @@ pub fn encode(
             w.close().map_err(|x| e(&x))?;
             Ok(out)
         }
-        FileFormat::Csv => {
+        Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(Vec::new());
@@ -61,7 +64,7 @@ pub fn encode(
             }
             Ok(w.into_inner())
         }
-        FileFormat::Json => {
+        Format::Json => {
             let rows = json_rows(batches)?;
             serde_json::to_vec_pretty(&rows).map_err(|x| e(&x))
         }

@@ -1,5 +1,5 @@
-//! Human-readable release tables: each value with its confidence interval
-//! and a `~` on values too noisy to act on.
+//! Human-readable release tables (comfy-table): each value with its
+//! confidence interval and a `~` on values too noisy to act on.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -123,34 +123,35 @@ fn table(batches: &[RecordBatch], fold: bool) -> String {
 /// Rows of cells as left-aligned lines (a rule under the first row when
 /// `header`), trailing spaces trimmed.
 pub fn aligned(rows: &[Vec<String>], header: bool) -> Vec<String> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
+    // Only the header rule ('-' under each column), columns two spaces apart.
+    const RULE_ONLY: &str = "     -             ";
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(if header {
+            RULE_ONLY
+        } else {
+            comfy_table::presets::NOTHING
         })
-        .collect();
-    let line = |cells: Vec<String>| -> String {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    let mut out = Vec::with_capacity(rows.len() + 1);
-    for (k, row) in rows.iter().enumerate() {
-        out.push(line(row.clone()));
-        if k == 0 && header {
-            out.push(line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    let mut rows = rows.iter();
+    if let Some(first) = rows.next() {
+        if header {
+            table.set_header(first.clone());
+        } else {
+            table.add_row(first.clone());
         }
     }
-    out
+    for row in rows {
+        table.add_row(row.clone());
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// `segment column` of every cell flagged too noisy to act on.
