@@ -2,6 +2,9 @@
 //! processes. Every charge is one `BEGIN IMMEDIATE` transaction that reads the
 //! spend of each scope, checks it, writes the new spend, the charge and its
 //! audit entry, and commits; the commit returns only once it is on disk.
+//!
+//! Over 400 lines on purpose: every statement that touches the ledger's
+//! tables is here, so the transaction discipline reads in one place.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;

@@ -9,7 +9,7 @@ use datafusion::logical_expr::expr::AggregateFunction;
 use super::Tables;
 use super::allowlist::{Position, check_expr};
 use crate::aggregate::{AggCall, Call, literal_f64, recognise};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, MAX_BOUND};
 use crate::error::{Result, rejected};
 use crate::udf::{BOUNDS_UDF_NAME, SHARE_UDF_NAME};
 
@@ -21,9 +21,6 @@ pub(crate) fn number(x: f64) -> String {
         format!("{x}")
     }
 }
-
-/// The largest bound magnitude accepted (catalog and SQL alike).
-pub(crate) const MAX_BOUND: f64 = 1e15;
 
 /// The largest relative ε share accepted for one aggregate.
 pub(crate) const MAX_SHARE: f64 = 1e6;

@@ -21,7 +21,6 @@ mod aggregates;
 mod allowlist;
 mod lineage;
 
-pub(crate) use aggregates::MAX_BOUND;
 use aggregates::strip_casts;
 use allowlist::Position;
 

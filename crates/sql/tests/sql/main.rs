@@ -1,6 +1,7 @@
 //! Integration tests of privagg-sql through its public API (one binary).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
 
+mod architecture;
 mod bad_input;
 mod common;
 mod corpus;

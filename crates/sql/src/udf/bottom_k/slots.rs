@@ -1,4 +1,7 @@
 //! The state of `privagg_bottom_k_groups`: `k` slots per unit.
+//!
+//! Over 400 lines on purpose: the slot layout and the Arrow encoding of the
+//! state must agree field by field, so they stay in one file.
 
 use std::collections::HashMap;
 use std::sync::Arc;
