@@ -54,7 +54,7 @@ format = "json"
         );
     }
     // What the example promises.
-    assert_eq!(m.epsilon, "1");
+    assert_eq!(m.epsilon.to_string(), "1");
     assert_eq!(m.queries.len(), 2);
     assert_eq!(m.queries[0].release.groups_released, 4, "four public tiers");
     assert!(summary.files.iter().all(|f| f.is_file()));

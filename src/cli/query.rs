@@ -76,7 +76,7 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
     }
     let release = ctx.query_with(&analyst, &args.sql, config).await?;
     let mut buf = Vec::new();
-    let other = |e: String| CliError::Other(e);
+    let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
     match args.format {
         Format::Table => write_table(&release, &mut buf)?,
         Format::Csv | Format::Parquet => {
@@ -86,12 +86,12 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
                 .map(|b| b.schema().as_ref().clone())
                 .unwrap_or_else(Schema::empty);
             let format = args.format;
-            buf = encode(&release.batches, &schema, format).map_err(other)?;
+            buf = encode(&release.batches, &schema, format).map_err(|e| other(&e))?;
         }
         Format::Json => {
-            let rows = json_rows(&release.batches).map_err(other)?;
+            let rows = json_rows(&release.batches).map_err(|e| other(&e))?;
             let doc = serde_json::json!({ "rows": rows, "metadata": release.metadata });
-            buf = serde_json::to_vec_pretty(&doc).map_err(|e| other(e.to_string()))?;
+            buf = serde_json::to_vec_pretty(&doc).map_err(|e| other(&e))?;
             buf.push(b'\n');
         }
     }

@@ -33,22 +33,39 @@ impl Format {
     }
 }
 
+/// Why released rows could not be encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// Arrow's CSV or JSON writer failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// The Parquet writer failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    /// JSON (re)encoding failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Encodes `batches` (all with `schema`) in `format`.
 ///
 /// # Errors
-/// The encoder's message.
-pub fn encode(batches: &[RecordBatch], schema: &Schema, format: Format) -> Result<Vec<u8>, String> {
-    let e = |e: &dyn std::fmt::Display| e.to_string();
+/// [`EncodeError`] from the writer.
+pub fn encode(
+    batches: &[RecordBatch],
+    schema: &Schema,
+    format: Format,
+) -> Result<Vec<u8>, EncodeError> {
     match format {
         Format::Table => Ok(super::text::plain_table(batches).into_bytes()),
         Format::Parquet => {
             let mut out = Vec::new();
-            let mut w = ArrowWriter::try_new(&mut out, std::sync::Arc::new(schema.clone()), None)
-                .map_err(|x| e(&x))?;
+            let mut w = ArrowWriter::try_new(&mut out, std::sync::Arc::new(schema.clone()), None)?;
             for b in batches {
-                w.write(b).map_err(|x| e(&x))?;
+                w.write(b)?;
             }
-            w.close().map_err(|x| e(&x))?;
+            w.close()?;
             Ok(out)
         }
         Format::Csv => {
@@ -60,13 +77,13 @@ pub fn encode(batches: &[RecordBatch], schema: &Schema, format: Format) -> Resul
                 return Ok(format!("{}\n", names.join(",")).into_bytes());
             }
             for b in batches {
-                w.write(b).map_err(|x| e(&x))?;
+                w.write(b)?;
             }
             Ok(w.into_inner())
         }
         Format::Json => {
             let rows = json_rows(batches)?;
-            serde_json::to_vec_pretty(&rows).map_err(|x| e(&x))
+            Ok(serde_json::to_vec_pretty(&rows)?)
         }
     }
 }
@@ -74,15 +91,15 @@ pub fn encode(batches: &[RecordBatch], schema: &Schema, format: Format) -> Resul
 /// Rows as a JSON array of objects.
 ///
 /// # Errors
-/// The encoder's message.
-pub fn json_rows(batches: &[RecordBatch]) -> Result<serde_json::Value, String> {
+/// [`EncodeError`] from the writer.
+pub fn json_rows(batches: &[RecordBatch]) -> Result<serde_json::Value, EncodeError> {
     let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
     let refs: Vec<&RecordBatch> = batches.iter().collect();
-    writer.write_batches(&refs).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
+    writer.write_batches(&refs)?;
+    writer.finish()?;
     let bytes = writer.into_inner();
     if bytes.is_empty() {
         return Ok(serde_json::Value::Array(Vec::new()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    Ok(serde_json::from_slice(&bytes)?)
 }

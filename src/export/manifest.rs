@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use privagg_budget::{Amount, Rounding};
+use privagg_budget::Amount;
 use privagg_sql::Release;
 use privagg_sql::ReleaseMetadata;
 use serde::Serialize;
@@ -92,8 +92,8 @@ impl Manifest {
                 .map(|r| r.metadata.request_id.clone())
                 .unwrap_or_default(),
             confidence: job.confidence,
-            epsilon: exact_sum(queries.iter().map(|q| q.release.epsilon.as_str())),
-            delta: exact_sum(queries.iter().map(|q| q.release.delta.as_str())),
+            epsilon: exact_sum(queries.iter().map(|q| q.release.epsilon)),
+            delta: exact_sum(queries.iter().map(|q| q.release.delta)),
             remaining: releases
                 .first()
                 .map(|r| r.metadata.remaining.clone())
@@ -111,13 +111,10 @@ fn now_ms() -> i64 {
 }
 
 /// The exact sum of decimal amounts (as the ledger charged them).
-fn exact_sum<'a>(values: impl Iterator<Item = &'a str>) -> String {
+fn exact_sum(values: impl Iterator<Item = Amount>) -> String {
     let mut total = Amount::ZERO;
     for v in values {
-        match Amount::parse(v, Rounding::Up)
-            .ok()
-            .and_then(|a| total.checked_add(a))
-        {
+        match total.checked_add(v) {
             Some(t) => total = t,
             None => return "unknown".into(),
         }

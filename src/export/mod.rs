@@ -81,13 +81,25 @@ pub async fn run(
     let queries: Vec<BatchQuery> = job
         .queries
         .iter()
-        .map(|q| BatchQuery {
-            name: q.name.clone(),
-            sql: q.sql.clone(),
-            epsilon: q.epsilon,
-            delta: q.delta,
+        .map(|q| {
+            let bad =
+                |e: privagg_noise::NoiseError| ExportError::Job(format!("query `{}`: {e}", q.name));
+            Ok(BatchQuery {
+                name: q.name.clone(),
+                sql: q.sql.clone(),
+                epsilon: q
+                    .epsilon
+                    .map(privagg_noise::Epsilon::new)
+                    .transpose()
+                    .map_err(bad)?,
+                delta: q
+                    .delta
+                    .map(privagg_noise::Delta::new)
+                    .transpose()
+                    .map_err(bad)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ExportError>>()?;
     let config = QueryConfig {
         confidence: job.confidence,
         intervals: true,
@@ -148,7 +160,7 @@ fn write_result(out: &Path, q: &JobQuery, r: &Release) -> Result<PathBuf, Export
         .unwrap_or_else(datafusion::arrow::datatypes::Schema::empty);
     let bytes = encode(&r.batches, &schema, q.format).map_err(|detail| ExportError::Write {
         path: path.clone(),
-        detail,
+        detail: detail.to_string(),
     })?;
     write(&path, &bytes)?;
     Ok(path)

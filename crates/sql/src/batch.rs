@@ -2,8 +2,8 @@
 //! (all-or-nothing), then read private data and release each one. A single
 //! query is a batch of one.
 
-use privagg_budget::{Amount, Receipt, Rounding};
-use privagg_noise::SecureRng;
+use privagg_budget::Receipt;
+use privagg_noise::{Delta, Epsilon, SecureRng};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::options::OptionValues;
 use crate::post_process::{finish, upper_plan};
 use crate::prepare::Prepared;
 use crate::release::release_groups;
-use crate::request::{PreparedRequest, QueryConfig, columns, prepare_request, rho_text};
+use crate::request::{PreparedRequest, QueryConfig, columns, cost, prepare_request};
 
 /// One query of a batch (an export job).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,9 +25,9 @@ pub struct BatchQuery {
     /// The request text (`SET` statements and one SELECT).
     pub sql: String,
     /// ε of this query, unless its SQL `OPTIONS` set one.
-    pub epsilon: Option<f64>,
+    pub epsilon: Option<Epsilon>,
     /// δ of this query, unless its SQL `OPTIONS` set one.
-    pub delta: Option<f64>,
+    pub delta: Option<Delta>,
 }
 
 impl BatchQuery {
@@ -49,14 +49,11 @@ impl BatchQuery {
     }
 
     fn overrides(&self) -> Result<OptionValues> {
-        let mut o = OptionValues::default();
-        if let Some(e) = self.epsilon {
-            o.set("epsilon", &e.to_string())?;
-        }
-        if let Some(d) = self.delta {
-            o.set("delta", &d.to_string())?;
-        }
-        Ok(o)
+        Ok(OptionValues {
+            epsilon: self.epsilon.clone(),
+            delta: self.delta.clone(),
+            ..OptionValues::default()
+        })
     }
 
     fn blame(&self, error: SqlError) -> SqlError {
@@ -178,15 +175,16 @@ async fn execute(
     } else {
         finish(released, false)?
     };
+    let (epsilon, delta, rho) = cost(prepared)?;
     let metadata = ReleaseMetadata {
         request_id: run.request_id.to_string(),
         analyst: run.analyst.to_string(),
         sql: run.original.to_string(),
-        epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
-        delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
+        epsilon,
+        delta,
+        rho,
         split: prepared.split(),
         columns: columns(prepared)?,
-        rho: rho_text(prepared)?,
         mechanism: prepared.mechanism,
         max_groups_contributed: prepared.contribution.max_groups,
         max_rows_contributed: prepared.contribution.max_rows,

@@ -4,6 +4,7 @@
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Float64Type;
 use datafusion::arrow::util::display::array_value_to_string;
+use privagg_budget::Amount;
 use serde::Serialize;
 
 use crate::aggregate::{Component, ComponentKind};
@@ -32,12 +33,12 @@ pub struct ReleaseMetadata {
     pub analyst: String,
     /// The query as written.
     pub sql: String,
-    /// ε charged (exact decimal).
-    pub epsilon: String,
-    /// δ charged (exact decimal).
-    pub delta: String,
-    /// ρ charged, when the release is ρ-zCDP (exact decimal).
-    pub rho: Option<String>,
+    /// ε charged (exact; serialised as a decimal string).
+    pub epsilon: Amount,
+    /// δ charged (exact; serialised as a decimal string).
+    pub delta: Amount,
+    /// ρ charged, when the release is ρ-zCDP (exact; a decimal string).
+    pub rho: Option<Amount>,
     /// The noise of the aggregates.
     pub mechanism: crate::options::Mechanism,
     /// How ε was split.

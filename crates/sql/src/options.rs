@@ -64,10 +64,10 @@ impl Mechanism {
 /// Option values as given at one level of precedence (unset = `None`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OptionValues {
-    /// Total ε of the query.
-    pub epsilon: Option<f64>,
-    /// Total δ of the query.
-    pub delta: Option<f64>,
+    /// Total ε of the query (exact, as written).
+    pub epsilon: Option<Epsilon>,
+    /// Total δ of the query (exact, as written).
+    pub delta: Option<Delta>,
     /// L0 bound.
     pub max_groups_contributed: Option<u32>,
     /// L∞ bound.
@@ -94,15 +94,26 @@ impl OptionValues {
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
         let bad = |what: &str| SqlError::Rejected(format!("option {name} = {value}: {what}"));
         match name {
+            // Read exactly as written ("0.1" is 1/10, not the nearest f64).
             "epsilon" => {
                 let v: f64 = value.parse().map_err(|_| bad("expected a number"))?;
                 Epsilon::new(v).map_err(|e| bad(&e.to_string()))?;
-                self.epsilon = Some(v);
+                self.epsilon = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|e: privagg_noise::NoiseError| bad(&e.to_string()))?,
+                );
             }
             "delta" => {
                 let v: f64 = value.parse().map_err(|_| bad("expected a number"))?;
                 Delta::new(v).map_err(|e| bad(&e.to_string()))?;
-                self.delta = Some(v);
+                self.delta = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|e: privagg_noise::NoiseError| bad(&e.to_string()))?,
+                );
             }
             "max_groups_contributed" | "max_rows_contributed" => {
                 let v: u32 = value
@@ -148,8 +159,8 @@ impl OptionValues {
     /// `self` where set, else `fallback`.
     pub fn or(&self, fallback: &OptionValues) -> OptionValues {
         OptionValues {
-            epsilon: self.epsilon.or(fallback.epsilon),
-            delta: self.delta.or(fallback.delta),
+            epsilon: self.epsilon.clone().or_else(|| fallback.epsilon.clone()),
+            delta: self.delta.clone().or_else(|| fallback.delta.clone()),
             max_groups_contributed: self
                 .max_groups_contributed
                 .or(fallback.max_groups_contributed),
@@ -188,8 +199,11 @@ mod tests {
         session.set("epsilon", "2").expect("valid");
         session.set("delta", "1e-7").expect("valid");
         let merged = sql.or(&session);
-        assert_eq!(merged.epsilon, Some(0.5));
-        assert_eq!(merged.delta, Some(1e-7));
+        assert_eq!(
+            merged.epsilon.map(|e| e.to_string()).as_deref(),
+            Some("0.5")
+        );
+        assert_eq!(merged.delta.map(|d| d.to_string()).as_deref(), Some("0.0000001"));
         assert_eq!(
             merged.group_selection_strategy,
             Some(GroupSelection::PublicGroups)

@@ -189,18 +189,14 @@ pub(crate) async fn prepare(
     }
     let with_selection = has_keys && strategy != GroupSelection::PublicGroups;
     let on_count = with_selection && strategy == GroupSelection::CountThreshold;
-    let epsilon = Epsilon::new(
-        options
-            .epsilon
-            .or(catalog.defaults.epsilon)
-            .unwrap_or(DEFAULT_EPSILON),
-    )?;
-    let delta = Delta::new(
-        options
-            .delta
-            .or(catalog.defaults.delta)
-            .unwrap_or(DEFAULT_DELTA),
-    )?;
+    let epsilon = match &options.epsilon {
+        Some(e) => e.clone(),
+        None => Epsilon::new(catalog.defaults.epsilon.unwrap_or(DEFAULT_EPSILON))?,
+    };
+    let delta = match &options.delta {
+        Some(d) => d.clone(),
+        None => Delta::new(catalog.defaults.delta.unwrap_or(DEFAULT_DELTA))?,
+    };
     let calibration = calibrate(
         &analysis.aggregates,
         &epsilon,

@@ -37,12 +37,12 @@ impl Default for QueryConfig {
 pub struct Explanation {
     /// The bounded aggregation DataFusion would run.
     pub plan: String,
-    /// Total ε.
-    pub epsilon: String,
-    /// Total δ.
-    pub delta: String,
+    /// Total ε (exact; a decimal string when serialised).
+    pub epsilon: Amount,
+    /// Total δ (exact).
+    pub delta: Amount,
     /// Total ρ, when the whole release is ρ-zCDP (no private-key selection).
-    pub rho: Option<String>,
+    pub rho: Option<Amount>,
     /// The noise of the aggregates.
     pub mechanism: Mechanism,
     /// The ε split.
@@ -87,13 +87,17 @@ fn accuracy_of(aggregates: &[AggregatePlan]) -> Result<(Widths, Vec<OutputAccura
     Ok((half_widths, outputs))
 }
 
-/// The exact total ρ of a release, as text, when it has one.
-pub(crate) fn rho_text(prepared: &Prepared) -> Result<Option<String>> {
-    prepared
-        .loss
-        .rho()
-        .map(|r| Ok(Amount::from_ratio(r, Rounding::Up)?.to_string()))
-        .transpose()
+/// What a prepared query costs: ε, δ and (when it is ρ-zCDP) ρ, each
+/// rounded up to the ledger's exact decimals — the amounts it is charged.
+pub(crate) fn cost(prepared: &Prepared) -> Result<(Amount, Amount, Option<Amount>)> {
+    let loss = &prepared.loss;
+    Ok((
+        Amount::from_ratio(loss.epsilon(), Rounding::Up)?,
+        Amount::from_ratio(loss.delta(), Rounding::Up)?,
+        loss.rho()
+            .map(|r| Amount::from_ratio(r, Rounding::Up))
+            .transpose()?,
+    ))
 }
 
 /// A prepared request: the query, its text as written, and its `SET`
@@ -186,11 +190,12 @@ pub(crate) async fn explain(
         }
         None => None,
     };
+    let (epsilon, delta, rho) = cost(&prepared)?;
     Ok(Explanation {
         plan: prepared.bounded.display_indent().to_string(),
-        epsilon: Amount::from_ratio(prepared.loss.epsilon(), Rounding::Up)?.to_string(),
-        delta: Amount::from_ratio(prepared.loss.delta(), Rounding::Up)?.to_string(),
-        rho: rho_text(&prepared)?,
+        epsilon,
+        delta,
+        rho,
         mechanism: prepared.mechanism,
         split: prepared.split(),
         columns: columns(&prepared)?,

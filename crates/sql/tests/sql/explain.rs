@@ -21,7 +21,7 @@ fn column(batch: &datafusion::arrow::array::RecordBatch, name: &str) -> Vec<f64>
 async fn explain_predicts_the_released_interval_widths_and_charges_nothing() {
     let ctx = context(PUMS).await;
     let e = ctx.explain(QUERY).await.expect("explain");
-    assert_eq!(e.epsilon, "0.9");
+    assert_eq!(e.epsilon.to_string(), "0.9");
     assert_eq!(e.outputs.len(), 4);
     let by_name = |label: &str| {
         e.outputs
@@ -164,7 +164,7 @@ async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
     let e = ctx.explain(&sql("")).await.expect("explain");
     let parts: Vec<&str> = e.split.iter().map(|s| s.epsilon.as_str()).collect();
     assert_eq!(parts, ["0.8", "0.2"]);
-    assert_eq!(e.epsilon, "1");
+    assert_eq!(e.epsilon.to_string(), "1");
     let e = ctx
         .explain(&sql(", group_selection_strategy = 'TRUNCATED_GEOMETRIC'"))
         .await
@@ -183,7 +183,8 @@ async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
         ]
     );
     assert_eq!(
-        e.epsilon, "1",
+        e.epsilon.to_string(),
+        "1",
         "the shares add up to the query's epsilon exactly"
     );
     // Even split without shares.
@@ -204,7 +205,7 @@ async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
         )
         .await
         .expect("query");
-    assert_eq!(release.metadata.epsilon, "1");
+    assert_eq!(release.metadata.epsilon.to_string(), "1");
     let released: Vec<&str> = release
         .metadata
         .split

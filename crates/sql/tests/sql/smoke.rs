@@ -35,7 +35,7 @@ async fn segment_counts_on_d1() {
             .flatten()
             .all(|m| (0.0..=100.0).contains(m))
     );
-    assert_eq!(r.metadata.epsilon, "1");
+    assert_eq!(r.metadata.epsilon.to_string(), "1");
     assert_eq!(
         r.metadata.split.len(),
         2,
@@ -75,7 +75,7 @@ async fn pums_statistics_with_percentiles() {
     assert!(in_range("p90", 0.0, 500_000.0));
     // The ages of PUMS adults: a DP median at epsilon 5 lands near the true ~40s.
     assert!(in_range("median_age", 20.0, 65.0), "{}", show(&r.batches));
-    assert_eq!(r.metadata.epsilon, "5");
+    assert_eq!(r.metadata.epsilon.to_string(), "5");
 }
 
 /// `SET` changes a session's settings only when its request succeeds:
@@ -87,7 +87,7 @@ async fn set_applies_only_when_the_request_succeeds() {
     let mut session = privagg_sql::Session::new(engine.clone());
     let mut other = privagg_sql::Session::new(engine.clone());
     let count = "SELECT COUNT(*) FROM users";
-    let epsilon = |r: privagg_sql::Release| r.metadata.epsilon;
+    let epsilon = |r: privagg_sql::Release| r.metadata.epsilon.to_string();
     session
         .explain(&format!("SET privagg.epsilon = 0.25; {count}"))
         .await
