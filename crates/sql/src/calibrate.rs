@@ -107,6 +107,11 @@ pub(crate) fn count_threshold(
 /// the aggregates by the same weights; the components' ρ add up (zCDP
 /// composition) and the total is stated as (ε, δ_noise) once, which is at
 /// most ε_aggregates (Bun & Steinke 2016, Prop. 1.3 and Lemma 2.3).
+///
+/// An aggregate with `mechanism => 'gaussian'` makes the whole query
+/// zCDP-accounted; its other aggregates keep the query's noise (Laplace
+/// unless the query says `gaussian`), a Laplace one with the ε whose ε²/2
+/// is its ρ (pure ε-DP is ε²/2-zCDP).
 pub(crate) fn calibrate(
     calls: &[AggCall],
     epsilon: &Epsilon,
@@ -115,8 +120,51 @@ pub(crate) fn calibrate(
     needs: Needs,
     mechanism: Mechanism,
 ) -> Result<Calibration> {
-    let laplace = || one_mechanism(calls, epsilon, delta, bounds, needs, Mechanism::Laplace);
-    let gaussian = || one_mechanism(calls, epsilon, delta, bounds, needs, Mechanism::Gaussian);
+    let own = |call: &AggCall, query: Mechanism| call.mechanism.unwrap_or(query);
+    if calls
+        .iter()
+        .any(|c| c.mechanism == Some(Mechanism::Gaussian))
+    {
+        let query = if mechanism == Mechanism::Gaussian {
+            Mechanism::Gaussian
+        } else {
+            Mechanism::Laplace
+        };
+        let noise = |c: &AggCall| own(c, query);
+        return one_mechanism(
+            calls,
+            epsilon,
+            delta,
+            bounds,
+            needs,
+            Mechanism::Gaussian,
+            &noise,
+        );
+    }
+    let all_laplace = |_: &AggCall| Mechanism::Laplace;
+    let gaussian_unless_marked = |c: &AggCall| own(c, Mechanism::Gaussian);
+    let laplace = || {
+        one_mechanism(
+            calls,
+            epsilon,
+            delta,
+            bounds,
+            needs,
+            Mechanism::Laplace,
+            &all_laplace,
+        )
+    };
+    let gaussian = || {
+        one_mechanism(
+            calls,
+            epsilon,
+            delta,
+            bounds,
+            needs,
+            Mechanism::Gaussian,
+            &gaussian_unless_marked,
+        )
+    };
     let (mut chosen, other) = match mechanism {
         Mechanism::Laplace => (laplace()?, gaussian().ok()),
         Mechanism::Gaussian => (gaussian()?, laplace().ok()),
@@ -146,6 +194,9 @@ fn more_accurate(candidate: &[AggregatePlan], than: &[AggregatePlan]) -> Result<
     Ok(a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x < y))
 }
 
+/// Calibrates under one accounting (`Laplace`: ε adds; `Gaussian`: ρ adds),
+/// each aggregate with the noise `noise(call)` says (under Laplace
+/// accounting, always Laplace).
 fn one_mechanism(
     calls: &[AggCall],
     epsilon: &Epsilon,
@@ -153,6 +204,7 @@ fn one_mechanism(
     bounds: Contribution,
     needs: Needs,
     mechanism: Mechanism,
+    noise: &dyn Fn(&AggCall) -> Mechanism,
 ) -> Result<Calibration> {
     let (epsilons, selection_epsilon) = epsilon_shares(calls, epsilon, needs.selection_epsilon)?;
     let (shares, noise_delta, selection_delta) = match mechanism {
@@ -170,12 +222,17 @@ fn one_mechanism(
             let selection_delta = Delta::from_ratio(delta.as_ratio() - noise_delta.as_ratio())?;
             let total: BigRational = epsilons.iter().map(|e| e.as_ratio().clone()).sum();
             let rho = epsilon_to_zcdp(&Epsilon::from_ratio(total.clone())?, &noise_delta)?;
-            let shares = epsilons
+            let shares = calls
                 .iter()
-                .map(|e| {
-                    Ok(Share::Gaussian {
-                        rho: Rho::from_ratio(rho.as_ratio() * e.as_ratio() / &total)?,
-                        delta: noise_delta.clone(),
+                .zip(&epsilons)
+                .map(|(call, e)| {
+                    let rho = Rho::from_ratio(rho.as_ratio() * e.as_ratio() / &total)?;
+                    Ok(match noise(call) {
+                        Mechanism::Laplace => Share::LaplaceRho(rho),
+                        _ => Share::Gaussian {
+                            rho,
+                            delta: noise_delta.clone(),
+                        },
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;

@@ -83,7 +83,7 @@ async fn each_gaussian_component_stays_within_its_rho() {
     let (prepared, _, _) = engine.exact_for_tests(QUERY, 3).await.expect("prepare");
     let mut total = BigRational::from_integer(0.into());
     for a in &prepared.aggregates {
-        let Share::Gaussian { rho, .. } = &a.share else {
+        let Some(rho) = a.share.rho() else {
             panic!("not a zCDP share");
         };
         let mut spent = BigRational::from_integer(0.into());

@@ -190,15 +190,16 @@ fn rewrite_bounds(sql: &str) -> Result<String> {
             let close = matching_paren(sql, &tokens, i + 1)?;
             let inner_start = tokens[i + 1].end;
             let inner = &sql[inner_start..tokens[close].start];
-            let (rest, share) = extract_share(inner)?;
+            let (rest, share, mechanism) = extract_share(inner)?;
             let bounded_inner = match bounded {
                 Some((_, leading)) => bounded_arguments(&rest, *leading)?,
                 None => None,
             };
-            if bounded_inner.is_some() || share.is_some() {
+            if bounded_inner.is_some() || share.is_some() || mechanism.is_some() {
                 let mut new_inner = bounded_inner.unwrap_or(rest);
-                if let Some(weight) = share {
-                    new_inner = wrap_share(&new_inner, &weight)?;
+                if share.is_some() || mechanism.is_some() {
+                    let weight = share.unwrap_or_else(|| "1".into());
+                    new_inner = wrap_share(&new_inner, &weight, mechanism.as_deref())?;
                 }
                 out.push_str(&sql[cursor..inner_start]);
                 out.push_str(&new_inner);
@@ -212,30 +213,42 @@ fn rewrite_bounds(sql: &str) -> Result<String> {
     Ok(out)
 }
 
-/// Removes `epsilon_share => w` from an aggregate's arguments; returns the
-/// other arguments and `w`.
-fn extract_share(inner: &str) -> Result<(String, Option<String>)> {
-    let mut share = None;
+/// The other arguments, `w` and `m` of an aggregate with
+/// `epsilon_share => w` and `mechanism => 'm'` removed.
+type Named = (String, Option<String>, Option<String>);
+
+/// Removes `epsilon_share => w` and `mechanism => 'm'` from an aggregate's
+/// arguments.
+fn extract_share(inner: &str) -> Result<Named> {
+    let (mut share, mut mechanism) = (None, None);
     let mut rest = Vec::new();
     for arg in split_top_level(inner, ',')? {
-        match arg.split_once("=>") {
-            Some((name, weight)) if name.trim().eq_ignore_ascii_case("epsilon_share") => {
-                if share.is_some() {
-                    return Err(SqlError::InvalidSql(
-                        "epsilon_share is given twice in one aggregate".into(),
-                    ));
-                }
-                share = Some(weight.trim().to_string());
+        let named = arg
+            .split_once("=>")
+            .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()));
+        let slot = match &named {
+            Some((name, _)) if name == "epsilon_share" => &mut share,
+            Some((name, _)) if name == "mechanism" => &mut mechanism,
+            _ => {
+                rest.push(arg);
+                continue;
             }
-            _ => rest.push(arg),
+        };
+        if let Some((name, value)) = named {
+            if slot.is_some() {
+                return Err(SqlError::InvalidSql(format!(
+                    "{name} is given twice in one aggregate"
+                )));
+            }
+            *slot = Some(value);
         }
     }
-    Ok((rest.join(","), share))
+    Ok((rest.join(","), share, mechanism))
 }
 
-/// Wraps an aggregate's value argument in `privagg_share(value, w)`
+/// Wraps an aggregate's value argument in `privagg_share(value, w[, 'm'])`
 /// (`COUNT(*)` counts `privagg_share(1, w)`; `DISTINCT` stays outside).
-fn wrap_share(inner: &str, weight: &str) -> Result<String> {
+fn wrap_share(inner: &str, weight: &str, mechanism: Option<&str>) -> Result<String> {
     let mut args = split_top_level(inner, ',')?;
     let Some(first) = args.first_mut() else {
         return Err(SqlError::InvalidSql(
@@ -248,7 +261,10 @@ fn wrap_share(inner: &str, weight: &str) -> Result<String> {
         _ => ("", trimmed.as_str()),
     };
     let value = if value == "*" { "1" } else { value };
-    *first = format!("{prefix}privagg_share({value}, {weight})");
+    *first = match mechanism {
+        Some(m) => format!("{prefix}privagg_share({value}, {weight}, {m})"),
+        None => format!("{prefix}privagg_share({value}, {weight})"),
+    };
     Ok(args.join(","))
 }
 

@@ -51,7 +51,7 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "laplace" => Some(Self::Laplace),
             "gaussian" => Some(Self::Gaussian),
@@ -203,7 +203,10 @@ mod tests {
             merged.epsilon.map(|e| e.to_string()).as_deref(),
             Some("0.5")
         );
-        assert_eq!(merged.delta.map(|d| d.to_string()).as_deref(), Some("0.0000001"));
+        assert_eq!(
+            merged.delta.map(|d| d.to_string()).as_deref(),
+            Some("0.0000001")
+        );
         assert_eq!(
             merged.group_selection_strategy,
             Some(GroupSelection::PublicGroups)

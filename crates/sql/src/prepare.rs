@@ -6,7 +6,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
 
-use crate::aggregate::{AggregatePlan, Contribution, Share};
+use crate::aggregate::{AggregatePlan, Contribution};
 use crate::analyze::{Analysis, analyze};
 use crate::bounded::{bounded_plan, own_plans};
 use crate::calibrate::{Calibration, Needs, calibrate, count_threshold, selector};
@@ -72,10 +72,7 @@ impl Prepared {
             .map(|a| BudgetShare {
                 part: a.call.label.clone(),
                 epsilon: a.epsilon.to_string(),
-                rho: match &a.share {
-                    Share::Gaussian { rho, .. } => Some(rho.to_string()),
-                    Share::Laplace(_) => None,
-                },
+                rho: a.share.rho().map(|r| r.to_string()),
             })
             .collect();
         if let Some(e) = &self.selection_epsilon {

@@ -56,6 +56,9 @@ pub(crate) enum Share {
         /// δ of the (ε, δ) statement.
         delta: Delta,
     },
+    /// ρ-zCDP, but Laplace noise (`mechanism => 'laplace'` in a zCDP
+    /// query): ε with ε²/2 ≤ ρ.
+    LaplaceRho(Rho),
 }
 
 impl Share {
@@ -70,6 +73,9 @@ impl Share {
                 rho: Rho::from_ratio(rho.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
                 delta: delta.clone(),
             },
+            Share::LaplaceRho(rho) => Share::LaplaceRho(
+                Rho::from_ratio(rho.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
+            ),
         })
     }
 
@@ -79,7 +85,7 @@ impl Share {
     pub(super) fn laplace_epsilon(&self) -> Result<Epsilon> {
         match self {
             Share::Laplace(e) => Ok(e.clone()),
-            Share::Gaussian { rho, .. } => {
+            Share::Gaussian { rho, .. } | Share::LaplaceRho(rho) => {
                 let two = BigRational::from_integer(2.into());
                 let mut eps = (2.0_f64 * rho.to_f64()).sqrt();
                 for _ in 0..64 {
@@ -102,6 +108,15 @@ impl Share {
         match self {
             Share::Laplace(e) => k * bound / e.to_f64(),
             Share::Gaussian { rho, .. } => k.sqrt() * bound / (2.0_f64 * rho.to_f64()).sqrt(),
+            Share::LaplaceRho(rho) => k * bound / (2.0_f64 * rho.to_f64()).sqrt(),
+        }
+    }
+
+    /// Its ρ, when it is a zCDP share.
+    pub(crate) fn rho(&self) -> Option<&Rho> {
+        match self {
+            Share::Laplace(_) => None,
+            Share::Gaussian { rho, .. } | Share::LaplaceRho(rho) => Some(rho),
         }
     }
 }
@@ -227,10 +242,13 @@ pub(super) fn noisy_component(
         (num_bigint::BigInt::from(bound) * bound) * k,
     ))?;
     let noise = match share {
-        Share::Laplace(e) => Noise::Laplace(LaplaceMechanism::calibrate_integer(e, &sensitivity)?),
         Share::Gaussian { rho, delta } => {
             Noise::Gaussian(GaussianMechanism::calibrate_integer_rho(rho, delta, &l2)?)
         }
+        laplace => Noise::Laplace(LaplaceMechanism::calibrate_integer(
+            &laplace.laplace_epsilon()?,
+            &sensitivity,
+        )?),
     };
     Ok(Component {
         kind,

@@ -79,6 +79,8 @@ pub(crate) struct AggCall {
     pub label: String,
     /// Relative share of the query's ε (`epsilon_share => w`; 1 by default).
     pub weight: f64,
+    /// Its own noise (`mechanism => 'gaussian'`), else the query's.
+    pub mechanism: Option<crate::options::Mechanism>,
 }
 
 /// One aggregate, calibrated.

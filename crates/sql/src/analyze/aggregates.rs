@@ -2,7 +2,7 @@
 //! (with the bounds and ε-share markers of the dialect removed), its bounds
 //! and weight.
 
-use datafusion::common::Column;
+use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::expr::AggregateFunction;
 
@@ -11,6 +11,7 @@ use super::allowlist::{Position, check_expr};
 use crate::aggregate::{AggCall, Call, literal_f64, recognise};
 use crate::catalog::{Catalog, MAX_BOUND};
 use crate::error::{Result, rejected};
+use crate::options::Mechanism;
 use crate::udf::{BOUNDS_UDF_NAME, SHARE_UDF_NAME};
 
 /// A number as people write it: `1e300` rather than 301 digits.
@@ -26,7 +27,9 @@ pub(crate) fn number(x: f64) -> String {
 pub(crate) const MAX_SHARE: f64 = 1e6;
 
 /// Splits `privagg_share(x, w)` into `x` and its weight (1 without marker).
-fn strip_share(arg: &Expr) -> Result<(Expr, f64)> {
+/// Splits `privagg_share(x, w[, 'm'])` into `x`, its weight (1 without
+/// marker) and its own mechanism (`mechanism => 'laplace' | 'gaussian'`).
+fn strip_share(arg: &Expr) -> Result<(Expr, f64, Option<Mechanism>)> {
     let inner = match arg {
         Expr::Cast(c) => &*c.expr,
         other => other,
@@ -34,18 +37,37 @@ fn strip_share(arg: &Expr) -> Result<(Expr, f64)> {
     if let Expr::ScalarFunction(f) = inner
         && f.func.name() == SHARE_UDF_NAME
     {
-        let [x, w] = f.args.as_slice() else {
-            return Err(rejected("epsilon_share takes one number"));
+        let (x, w, m) = match f.args.as_slice() {
+            [x, w] => (x, w, None),
+            [x, w, m] => (x, w, Some(m)),
+            _ => return Err(rejected("epsilon_share takes one number")),
+        };
+        let mechanism = match m.map(strip_casts) {
+            None => None,
+            Some(Expr::Literal(ScalarValue::Utf8(Some(text)), _)) => match Mechanism::parse(text) {
+                Some(Mechanism::Auto) | None => {
+                    return Err(rejected(format!(
+                        "mechanism => '{text}': an aggregate's mechanism is 'laplace' or 'gaussian'"
+                    )));
+                }
+                known => known,
+            },
+            Some(other) => {
+                return Err(rejected(format!(
+                    "mechanism => {}: write 'laplace' or 'gaussian' (a string literal)",
+                    other.human_display()
+                )));
+            }
         };
         return match literal_f64(w) {
-            Some(w) if w.is_finite() && w > 0.0 && w <= MAX_SHARE => Ok((x.clone(), w)),
+            Some(w) if w.is_finite() && w > 0.0 && w <= MAX_SHARE => Ok((x.clone(), w, mechanism)),
             _ => Err(rejected(format!(
                 "epsilon_share => {} must be a number literal > 0 and <= 1e6 (a relative weight)",
                 w.human_display()
             ))),
         };
     }
-    Ok((arg.clone(), 1.0))
+    Ok((arg.clone(), 1.0, None))
 }
 
 /// Splits `privagg_bounds(x, lo, hi)` into `x` and its bounds.
@@ -131,13 +153,13 @@ pub(crate) fn describe_aggregate(
         return Err(rejected(format!("ORDER BY inside {name} is not supported")));
     }
     let first = params.args.first();
-    let (value, explicit, weight) = match first {
+    let (value, explicit, weight, mechanism) = match first {
         Some(a) => {
-            let (a, weight) = strip_share(a)?;
+            let (a, weight, mechanism) = strip_share(a)?;
             let (v, b) = strip_bounds(&a)?;
-            (Some(v), b, weight)
+            (Some(v), b, weight, mechanism)
         }
-        None => (None, None, 1.0),
+        None => (None, None, 1.0, None),
     };
     if weight != 1.0
         && let Some(v) = &value
@@ -191,6 +213,7 @@ pub(crate) fn describe_aggregate(
         check_expr(v, Position::Row, "an aggregate argument", tables)?;
     }
     Ok(AggCall {
+        mechanism,
         aggregate,
         value,
         bounds,

@@ -1,4 +1,5 @@
-//! `privagg_share(x, weight)`: a marker for an aggregate's share of ε.
+//! `privagg_share(x, weight[, mechanism])`: a marker for an aggregate's
+//! share of ε and, optionally, its own noise (`mechanism => 'gaussian'`).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
@@ -41,7 +42,8 @@ impl ScalarUDFImpl for ShareMarker {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
             [value, _] => Ok(vec![value.clone(), DataType::Float64]),
-            _ => datafusion::common::plan_err!("privagg_share takes (value, weight)"),
+            [value, _, _] => Ok(vec![value.clone(), DataType::Float64, DataType::Utf8]),
+            _ => datafusion::common::plan_err!("privagg_share takes (value, weight[, mechanism])"),
         }
     }
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

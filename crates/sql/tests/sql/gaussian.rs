@@ -254,3 +254,33 @@ async fn explain_compares_the_mechanisms_and_auto_picks_the_more_accurate() {
         .expect("explain");
     assert_eq!(forced.mechanism, Mechanism::Laplace);
 }
+
+/// `mechanism => 'gaussian'` on one aggregate: it gets Gaussian noise, the
+/// others keep Laplace noise, and the query is accounted in zCDP.
+#[tokio::test]
+async fn an_aggregate_can_ask_for_its_own_noise() {
+    let (engine, _) = zcdp_engine().await;
+    let sql = "SELECT COUNT(*) AS n, SUM(Usage, mechanism => 'gaussian') AS s FROM users";
+    let e = engine.explain(sql).await.expect("explain");
+    let noise: Vec<(&str, &str)> = e
+        .columns
+        .iter()
+        .map(|c| (c.aggregate.as_str(), c.mechanism))
+        .collect();
+    assert!(noise[0].1.starts_with("discrete Laplace"), "{noise:?}");
+    assert!(noise[1].1.starts_with("discrete Gaussian"), "{noise:?}");
+    assert!(e.rho.is_some(), "accounted in zCDP");
+    let r = engine.query("zoe", sql).await.expect("query");
+    assert_eq!(r.metadata.rho, e.rho);
+    for (bad, want) in [
+        ("'fast'", "is 'laplace' or 'gaussian'"),
+        ("'auto'", "is 'laplace' or 'gaussian'"),
+        ("1", "string literal"),
+    ] {
+        let error = engine
+            .explain(&format!("SELECT SUM(Usage, mechanism => {bad}) FROM users"))
+            .await
+            .expect_err(bad);
+        assert!(error.to_string().contains(want), "{bad}: {error}");
+    }
+}
