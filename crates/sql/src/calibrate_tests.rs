@@ -9,7 +9,7 @@ use privagg_budget::MemoryLedger;
 use privagg_noise::SecureRng;
 use privagg_noise::test_stats::{assert_fit_and_power, gaussian_cdf};
 
-use crate::aggregate::{Noise, Share};
+use crate::aggregate::Noise;
 use crate::catalog::Catalog;
 use crate::engine::Engine;
 use crate::options::Mechanism;
