@@ -127,10 +127,10 @@ pub(crate) async fn prepare(
     options: &OptionValues,
     salt: i64,
 ) -> Result<Prepared> {
-    crate::syntax::check(sql)?;
+    let statement = crate::syntax::parse_checked(sql)?;
     let plan = session
         .state()
-        .create_logical_plan(sql)
+        .statement_to_plan(statement)
         .await
         .map_err(planning_error)?;
     let mut analysis = analyze(plan, catalog, views)?;

@@ -8,12 +8,13 @@ use datafusion::sql::sqlparser::ast::{
 
 use crate::error::{Result, SqlError, rejected};
 
-/// Checks one statement; returns `Ok` when it may go on to planning.
+/// Parses one statement and checks it; returns the statement DataFusion
+/// plans (the SQL is parsed by sqlparser once, here).
 ///
 /// # Errors
 /// [`SqlError::InvalidSql`] for unparsable text, [`SqlError::Rejected`] for
 /// unsupported constructs (naming them and what to do instead).
-pub(crate) fn check(sql: &str) -> Result<()> {
+pub(crate) fn parse_checked(sql: &str) -> Result<DfStatement> {
     let mut statements =
         DFParser::parse_sql(sql).map_err(|e| SqlError::InvalidSql(clean(&e.to_string())))?;
     let Some(statement) = statements.pop_front() else {
@@ -24,15 +25,16 @@ pub(crate) fn check(sql: &str) -> Result<()> {
             "one statement at a time: separate statements with ';'".into(),
         ));
     }
-    let DfStatement::Statement(statement) = statement else {
+    let DfStatement::Statement(inner) = &statement else {
         return Err(rejected("only SELECT queries are supported"));
     };
-    let Statement::Query(query) = *statement else {
+    let Statement::Query(query) = inner.as_ref() else {
         return Err(rejected(
             "only SELECT queries are supported; privagg never modifies data",
         ));
     };
-    check_set_expr(&query.body)
+    check_set_expr(&query.body)?;
+    Ok(statement)
 }
 
 fn check_set_expr(body: &SetExpr) -> Result<()> {
