@@ -108,3 +108,42 @@ fn an_unreadable_data_file_is_a_catalog_error_and_charges_nothing() {
     );
     assert_eq!(spent_epsilon(&catalog, "alice"), "0");
 }
+
+/// A ρ budget through the command line: Gaussian queries charge ρ, `budget`
+/// shows ρ spent with the (ε, δ) it implies beside basic composition, and
+/// `explain` shows both mechanisms.
+#[test]
+fn a_rho_budget_is_charged_and_shown_in_rho() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/PUMS_dup.csv");
+    let catalog = dir.path().join("privagg.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "[ledger]\npath = \"ledger.db\"\n[[analysts]]\nname = \"zoe\"\nrho = 0.5\ndelta = 1e-6\n\
+             [[tables]]\nname = \"pums\"\npath = \"{}\"\nprivacy_unit = \"pid\"\n",
+            data.display()
+        ),
+    )
+    .expect("catalog");
+    let c = catalog.to_str().expect("utf-8");
+    let sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 0.1, delta = 1e-6, \
+               mechanism = 'gaussian') COUNT(*) FROM pums";
+    for _ in 0..3 {
+        ok(&["query", "--catalog", c, sql]);
+    }
+    let budget = ok(&["budget", "--catalog", c]);
+    let line = budget
+        .lines()
+        .find(|l| l.starts_with("analyst:zoe"))
+        .expect("zoe");
+    assert!(line.contains("rho 0.5 (epsilon"), "{budget}");
+    assert!(line.contains("basic composition: epsilon 0.3"), "{budget}");
+    let explain = ok(&["explain", "--catalog", c, "SELECT COUNT(*) FROM pums"]);
+    assert!(explain.contains("noise: Laplace"), "{explain}");
+    assert!(
+        explain.contains("with mechanism = 'gaussian' instead"),
+        "{explain}"
+    );
+}

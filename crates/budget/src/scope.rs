@@ -221,7 +221,7 @@ impl ScopeBudget {
         match self.limit {
             Limit::EpsilonDelta { epsilon, delta } => format!("epsilon {epsilon}, delta {delta}"),
             Limit::Zcdp { rho, delta } => match implied_epsilon(rho, delta) {
-                Some(e) => format!("rho {rho} (epsilon {e}, delta {delta})"),
+                Some(e) => format!("rho {rho} (epsilon {}, delta {delta})", approx(e)),
                 None => format!("rho {rho}"),
             },
         }
@@ -237,8 +237,10 @@ impl ScopeBudget {
             }
             Limit::Zcdp { delta, .. } => match implied_epsilon(self.spent.rho, delta) {
                 Some(e) if self.spent.rho > Amount::default() => format!(
-                    "rho {} (epsilon {e}, delta {delta}; basic composition: epsilon {})",
-                    self.spent.rho, self.spent.epsilon
+                    "rho {} (epsilon {}, delta {delta}; basic composition: epsilon {})",
+                    approx(self.spent.rho),
+                    approx(e),
+                    approx(self.spent.epsilon)
                 ),
                 _ => format!("rho {}", self.spent.rho),
             },
@@ -252,6 +254,14 @@ impl ScopeBudget {
             Limit::EpsilonDelta { .. } => None,
         }
     }
+}
+
+/// An amount for reading: at most 4 decimals (rounded up, so never
+/// understated), trailing zeros dropped; the exact value is in `--json`.
+fn approx(a: Amount) -> String {
+    let up = (a.to_f64() * 1e4).ceil() / 1e4;
+    let text = format!("{up:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// ε such that ρ-zCDP implies (ε, δ)-DP (Bun & Steinke 2016, Prop. 1.3), rounded up.
