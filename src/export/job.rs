@@ -72,23 +72,38 @@ struct RawQuery {
     format: Option<Format>,
 }
 
+/// A job file that cannot be read or is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job file {file}: {message}")]
+pub struct JobError {
+    /// The job file.
+    pub file: String,
+    /// What is wrong, naming the key at fault.
+    pub message: String,
+}
+
 impl Job {
     /// Reads and validates a job file.
     ///
     /// # Errors
-    /// A message naming the file and the key at fault.
-    pub fn load(file: &Path) -> Result<Job, String> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("job file {}: {e}", file.display()))?;
+    /// [`JobError`] naming the file and the key at fault.
+    pub fn load(file: &Path) -> Result<Job, JobError> {
+        let text = std::fs::read_to_string(file).map_err(|e| JobError {
+            file: file.display().to_string(),
+            message: e.to_string(),
+        })?;
         Self::parse(file, text)
     }
 
     /// Validates job text read from `file`.
     ///
     /// # Errors
-    /// A message naming the file and the key at fault.
-    pub fn parse(file: &Path, text: String) -> Result<Job, String> {
-        let at = |what: String| format!("job file {}: {what}", file.display());
+    /// [`JobError`] naming the file and the key at fault.
+    pub fn parse(file: &Path, text: String) -> Result<Job, JobError> {
+        let at = |message: String| JobError {
+            file: file.display().to_string(),
+            message,
+        };
         let raw: RawJob = toml::from_str(&text).map_err(|e| at(one_line(&e.to_string())))?;
         let positive = |key: &str, v: f64| {
             if v.is_finite() && v > 0.0 {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 pub use atomic::write_atomically;
 pub use format::Format;
 use format::encode;
-pub use job::{Job, JobQuery};
+pub use job::{Job, JobError, JobQuery};
 pub use manifest::Manifest;
 use progress::Progress;
 
@@ -67,7 +67,7 @@ pub async fn run(
     out: &Path,
     show_progress: bool,
 ) -> Result<ExportSummary, ExportError> {
-    let job = Job::load(job_file).map_err(ExportError::Job)?;
+    let job = Job::load(job_file).map_err(|e| ExportError::Job(e.to_string()))?;
     let ctx = Engine::open(&job.catalog).await?;
     let catalog_bytes = std::fs::read(&job.catalog).map_err(|e| {
         ExportError::Sql(SqlError::Catalog {
