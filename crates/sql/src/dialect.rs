@@ -4,8 +4,8 @@
 //! (`SUM(x, contribution_bounds_per_group => (0, 100))` or `SUM(x, 0, 100)`),
 //! rewritten into plain SQL DataFusion can plan (`SUM(privagg_bounds(x, 0, 100))`).
 //!
-//! A small scanner that understands quotes and comments does the rewriting,
-//! so keywords inside string literals are never touched.
+//! sqlparser's tokenizer (the one DataFusion parses with) finds the words,
+//! so keywords inside string literals and comments are never touched.
 //!
 //! Over 400 lines until the parse-once rewrite (sqlparser AST and a visitor
 //! instead of text rewriting, issue 11 item 2) replaces it.
@@ -345,85 +345,75 @@ impl Token {
 }
 
 /// Words (identifiers, keywords, dotted names, numbers), quoted literals and
-/// single-character symbols; comments and white space are skipped.
+/// symbols, with their byte ranges; comments and white space are skipped.
+/// The tokens are sqlparser's (the same tokenizer DataFusion parses with),
+/// with `a.b.c` (no space around the dots) merged into one word.
 fn tokenize(src: &str) -> Result<Vec<Token>> {
-    let bytes = src.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if src[i..].starts_with("--") {
-            i = src[i..].find('\n').map_or(bytes.len(), |n| i + n);
-        } else if src[i..].starts_with("/*") {
-            i = src[i + 2..]
-                .find("*/")
-                .map(|n| i + n + 4)
-                .ok_or_else(|| SqlError::InvalidSql("unterminated /* comment".into()))?;
-        } else if c == b'\'' || c == b'"' || c == b'`' {
-            let start = i;
-            i += 1;
-            loop {
-                match bytes.get(i) {
-                    None => {
-                        return Err(SqlError::InvalidSql(format!(
-                            "unterminated quote starting at character {}",
-                            start + 1
-                        )));
-                    }
-                    Some(b) if *b == c && bytes.get(i + 1) == Some(&c) => i += 2,
-                    Some(b) if *b == c => {
-                        i += 1;
-                        break;
-                    }
-                    Some(_) => i += 1,
-                }
-            }
-            let kind = if c == b'\'' {
-                Kind::Literal
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token as SqlToken, Tokenizer};
+    let spans = Tokenizer::new(&GenericDialect {}, src)
+        .tokenize_with_location()
+        .map_err(|e| {
+            let at = byte_offset(src, e.location.line, e.location.column);
+            let character = src[..at].chars().count() + 1;
+            if e.message.contains("Unterminated string") || e.message.contains("delimited") {
+                SqlError::InvalidSql(format!(
+                    "unterminated quote starting at character {character}"
+                ))
+            } else if e.message.contains("comment") {
+                SqlError::InvalidSql("unterminated /* comment".into())
             } else {
-                Kind::Word
-            };
-            tokens.push(Token {
-                kind,
-                start,
-                end: i,
-                lower: src[start..i].to_lowercase(),
-            });
-        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c >= 0x80 {
-            let start = i;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric()
-                    || bytes[i] == b'_'
-                    || bytes[i] == b'.'
-                    || bytes[i] >= 0x80)
-            {
-                i += 1;
+                SqlError::InvalidSql(format!("{} at character {character}", e.message))
             }
-            tokens.push(Token {
-                kind: Kind::Word,
-                start,
-                end: i,
-                lower: src[start..i].to_lowercase(),
-            });
-        } else {
-            let len = src[i..].chars().next().map_or(1, char::len_utf8);
-            let end = if src[i..].starts_with("=>") {
-                i + 2
-            } else {
-                i + len
-            };
-            tokens.push(Token {
-                kind: Kind::Symbol,
-                start: i,
-                end,
-                lower: src[i..end].to_string(),
-            });
-            i = end;
+        })?;
+    let mut tokens: Vec<Token> = Vec::with_capacity(spans.len());
+    for t in spans {
+        let kind = match &t.token {
+            SqlToken::Whitespace(_) | SqlToken::EOF => continue,
+            SqlToken::Word(_) | SqlToken::Number(..) => Kind::Word,
+            SqlToken::SingleQuotedString(_)
+            | SqlToken::NationalStringLiteral(_)
+            | SqlToken::EscapedStringLiteral(_)
+            | SqlToken::HexStringLiteral(_) => Kind::Literal,
+            _ => Kind::Symbol,
+        };
+        let start = byte_offset(src, t.span.start.line, t.span.start.column);
+        let end = byte_offset(src, t.span.end.line, t.span.end.column);
+        // `a.b` written without spaces is one (dotted) word, as in SQL names.
+        if let Some(last) = tokens.last_mut()
+            && last.end == start
+            && (kind == Kind::Word && last.kind == Kind::Word && last.lower.ends_with('.')
+                || kind == Kind::Symbol && &src[start..end] == "." && last.kind == Kind::Word)
+        {
+            last.end = end;
+            last.lower = src[last.start..end].to_lowercase();
+            continue;
         }
+        tokens.push(Token {
+            kind,
+            start,
+            end,
+            lower: src[start..end].to_lowercase(),
+        });
     }
     Ok(tokens)
+}
+
+/// The byte offset of a 1-based (line, column-in-characters) location.
+fn byte_offset(src: &str, line: u64, column: u64) -> usize {
+    let mut offset = 0;
+    for (n, text) in src.split_inclusive('\n').enumerate() {
+        if n as u64 + 1 == line {
+            let skip = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+            return offset
+                + text
+                    .char_indices()
+                    .nth(skip)
+                    .map_or(text.len(), |(i, _)| i);
+        }
+        offset += text.len();
+    }
+    src.len()
 }
 
 fn matching_paren(src: &str, tokens: &[Token], open: usize) -> Result<usize> {
