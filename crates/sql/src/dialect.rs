@@ -1,14 +1,12 @@
-//! privagg's SQL dialect on top of DataFusion's: the BigQuery-style
-//! `SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (...)` clause, `SET privagg.x = v`
-//! session defaults, and per-aggregate contribution bounds
-//! (`SUM(x, contribution_bounds_per_group => (0, 100))` or `SUM(x, 0, 100)`),
-//! rewritten into plain SQL DataFusion can plan (`SUM(privagg_bounds(x, 0, 100))`).
+//! privagg's SQL dialect on top of DataFusion's: a request's statements, the
+//! BigQuery-style `SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (...)` clause
+//! (removed at the token level, its options returned) and `SET privagg.x = v`.
+//! Per-aggregate arguments (`contribution_bounds_per_group => ...`,
+//! `epsilon_share`, `mechanism`) are plain SQL named arguments, rewritten on
+//! the parsed AST (`crate::named_args`).
 //!
 //! sqlparser's tokenizer (the one DataFusion parses with) finds the words,
 //! so keywords inside string literals and comments are never touched.
-//!
-//! Over 400 lines until the parse-once rewrite (sqlparser AST and a visitor
-//! instead of text rewriting, issue 11 item 2) replaces it.
 
 use crate::error::{Result, SqlError};
 
@@ -33,18 +31,6 @@ pub enum Statement {
         original: String,
     },
 }
-
-/// Aggregates that accept explicit bounds, with how many ordinary arguments come first.
-const BOUNDED_AGGREGATES: [(&str, usize); 8] = [
-    ("sum", 1),
-    ("avg", 1),
-    ("var_pop", 1),
-    ("variance", 1),
-    ("stddev", 1),
-    ("stddev_pop", 1),
-    ("percentile_cont", 2),
-    ("median", 1),
-];
 
 /// Splits a request into statements and processes each.
 ///
@@ -71,7 +57,6 @@ fn parse_statement(text: &str) -> Result<Statement> {
         return parse_set(text, &tokens);
     }
     let (sql, options) = strip_dp_clause(text, &tokens)?;
-    let sql = rewrite_bounds(&sql)?;
     Ok(Statement::Query {
         sql,
         options,
@@ -165,158 +150,6 @@ fn unquote(v: &str) -> String {
     v.to_string()
 }
 
-/// Rewrites bounded aggregate calls into `AGG(privagg_bounds(x, lo, hi))`.
-fn rewrite_bounds(sql: &str) -> Result<String> {
-    let tokens = tokenize(sql)?;
-    let mut out = String::new();
-    let mut cursor = 0;
-    let mut i = 0;
-    while i < tokens.len() {
-        let t = &tokens[i];
-        let bounded = BOUNDED_AGGREGATES.iter().find(|(name, _)| t.is_word(name));
-        let is_call = tokens.get(i + 1).is_some_and(|n| n.is_symbol(sql, "("));
-        // VARIANCE and STDDEV are the population statistics in privagg.
-        let rename = match t.lower.as_str() {
-            "variance" => Some("var_pop"),
-            "stddev" => Some("stddev_pop"),
-            _ => None,
-        };
-        if let (Some(new_name), true) = (rename, is_call) {
-            out.push_str(&sql[cursor..t.start]);
-            out.push_str(new_name);
-            cursor = t.end;
-        }
-        if (bounded.is_some() || t.is_word("count")) && is_call {
-            let close = matching_paren(sql, &tokens, i + 1)?;
-            let inner_start = tokens[i + 1].end;
-            let inner = &sql[inner_start..tokens[close].start];
-            let (rest, share, mechanism) = extract_share(inner)?;
-            let bounded_inner = match bounded {
-                Some((_, leading)) => bounded_arguments(&rest, *leading)?,
-                None => None,
-            };
-            if bounded_inner.is_some() || share.is_some() || mechanism.is_some() {
-                let mut new_inner = bounded_inner.unwrap_or(rest);
-                if share.is_some() || mechanism.is_some() {
-                    let weight = share.unwrap_or_else(|| "1".into());
-                    new_inner = wrap_share(&new_inner, &weight, mechanism.as_deref())?;
-                }
-                out.push_str(&sql[cursor..inner_start]);
-                out.push_str(&new_inner);
-                cursor = tokens[close].start;
-            }
-            // Continue inside the call too (nested aggregates are rejected later).
-        }
-        i += 1;
-    }
-    out.push_str(&sql[cursor..]);
-    Ok(out)
-}
-
-/// The other arguments, `w` and `m` of an aggregate with
-/// `epsilon_share => w` and `mechanism => 'm'` removed.
-type Named = (String, Option<String>, Option<String>);
-
-/// Removes `epsilon_share => w` and `mechanism => 'm'` from an aggregate's
-/// arguments.
-fn extract_share(inner: &str) -> Result<Named> {
-    let (mut share, mut mechanism) = (None, None);
-    let mut rest = Vec::new();
-    for arg in split_top_level(inner, ',')? {
-        let named = arg
-            .split_once("=>")
-            .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()));
-        let slot = match &named {
-            Some((name, _)) if name == "epsilon_share" => &mut share,
-            Some((name, _)) if name == "mechanism" => &mut mechanism,
-            _ => {
-                rest.push(arg);
-                continue;
-            }
-        };
-        if let Some((name, value)) = named {
-            if slot.is_some() {
-                return Err(SqlError::InvalidSql(format!(
-                    "{name} is given twice in one aggregate"
-                )));
-            }
-            *slot = Some(value);
-        }
-    }
-    Ok((rest.join(","), share, mechanism))
-}
-
-/// Wraps an aggregate's value argument in `privagg_share(value, w[, 'm'])`
-/// (`COUNT(*)` counts `privagg_share(1, w)`; `DISTINCT` stays outside).
-fn wrap_share(inner: &str, weight: &str, mechanism: Option<&str>) -> Result<String> {
-    let mut args = split_top_level(inner, ',')?;
-    let Some(first) = args.first_mut() else {
-        return Err(SqlError::InvalidSql(
-            "epsilon_share needs an aggregate argument".into(),
-        ));
-    };
-    let trimmed = first.trim().to_string();
-    let (prefix, value) = match trimmed.get(..9) {
-        Some(p) if p.eq_ignore_ascii_case("distinct ") => ("DISTINCT ", trimmed[9..].trim()),
-        _ => ("", trimmed.as_str()),
-    };
-    let value = if value == "*" { "1" } else { value };
-    *first = match mechanism {
-        Some(m) => format!("{prefix}privagg_share({value}, {weight}, {m})"),
-        None => format!("{prefix}privagg_share({value}, {weight})"),
-    };
-    Ok(args.join(","))
-}
-
-/// `x, contribution_bounds_per_group => (lo, hi)` or `x, lo, hi` (after the
-/// leading arguments) becomes `privagg_bounds(x, lo, hi)`; `None` when the
-/// call has no bounds.
-fn bounded_arguments(inner: &str, leading: usize) -> Result<Option<String>> {
-    let args: Vec<String> = split_top_level(inner, ',')?
-        .into_iter()
-        .map(|a| a.trim().to_string())
-        .collect();
-    let value = args.first().cloned().unwrap_or_default();
-    let rest: Vec<&String> = args.iter().skip(leading).collect();
-    let bounds = match rest.as_slice() {
-        [] => return Ok(None),
-        [named] if named.contains("=>") => {
-            let (name, tuple) = named.split_once("=>").unwrap_or_default();
-            let name = name.trim().to_lowercase();
-            if name != "contribution_bounds_per_group" && name != "contribution_bounds_per_row" {
-                return Err(SqlError::InvalidSql(format!(
-                    "unknown named argument `{name}`: use contribution_bounds_per_group => (lower, upper)"
-                )));
-            }
-            let tuple = tuple.trim();
-            let inner = tuple
-                .strip_prefix('(')
-                .and_then(|t| t.strip_suffix(')'))
-                .ok_or_else(|| {
-                    SqlError::InvalidSql(format!("`{name}` takes a pair: {name} => (lower, upper)"))
-                })?;
-            let pair = split_top_level(inner, ',')?;
-            match pair.as_slice() {
-                [lo, hi] => (lo.trim().to_string(), hi.trim().to_string()),
-                _ => {
-                    return Err(SqlError::InvalidSql(format!(
-                        "`{name}` takes exactly two bounds: (lower, upper)"
-                    )));
-                }
-            }
-        }
-        [lo, hi] => (lo.to_string(), hi.to_string()),
-        _ => return Ok(None), // wrong arity: DataFusion reports it
-    };
-    let middle: Vec<&String> = args.iter().skip(1).take(leading - 1).collect();
-    let mut text = format!("privagg_bounds({value}, {}, {})", bounds.0, bounds.1);
-    for m in middle {
-        text.push_str(", ");
-        text.push_str(m);
-    }
-    Ok(Some(text))
-}
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Word,
@@ -405,11 +238,7 @@ fn byte_offset(src: &str, line: u64, column: u64) -> usize {
     for (n, text) in src.split_inclusive('\n').enumerate() {
         if n as u64 + 1 == line {
             let skip = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
-            return offset
-                + text
-                    .char_indices()
-                    .nth(skip)
-                    .map_or(text.len(), |(i, _)| i);
+            return offset + text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
         }
         offset += text.len();
     }

@@ -38,27 +38,6 @@ fn keywords_inside_literals_are_untouched() {
 }
 
 #[test]
-fn bounds_are_rewritten() {
-    let (sql, _) = query(
-        "SELECT SUM(spend, contribution_bounds_per_group => (0, 100)), AVG(spend, 0, 50), SUM(spend) FROM t",
-    );
-    assert_eq!(
-        sql,
-        "SELECT SUM(privagg_bounds(spend, 0, 100)), AVG(privagg_bounds(spend, 0, 50)), SUM(spend) FROM t"
-    );
-    let (sql, _) = query("SELECT PERCENTILE_CONT(age, 0.5, 0, 100) FROM t");
-    assert_eq!(
-        sql,
-        "SELECT PERCENTILE_CONT(privagg_bounds(age, 0, 100), 0.5) FROM t"
-    );
-    let err = parse_request("SELECT SUM(x, bounds => (0, 1)) FROM t").expect_err("unknown named");
-    assert!(
-        err.to_string().contains("unknown named argument `bounds`"),
-        "{err}"
-    );
-}
-
-#[test]
 fn set_statements_and_multiple_statements() {
     let stmts = parse_request("SET privagg.epsilon = 0.5; SET privagg.group_selection_strategy = 'LAPLACE_THRESHOLD'; SELECT COUNT(*) FROM t;").expect("parses");
     assert_eq!(stmts.len(), 3);
@@ -92,13 +71,4 @@ fn malformed_requests() {
     ] {
         assert!(parse_request(bad).is_err(), "{bad}");
     }
-}
-
-#[test]
-fn variance_and_stddev_are_population_statistics() {
-    let (sql, _) = query("SELECT VARIANCE(x), stddev(x, 0, 9), variance_col FROM t");
-    assert_eq!(
-        sql,
-        "SELECT var_pop(x), stddev_pop(privagg_bounds(x, 0, 9)), variance_col FROM t"
-    );
 }

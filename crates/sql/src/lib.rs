@@ -23,6 +23,7 @@ mod executor;
 pub mod infer;
 pub mod ledger;
 mod metadata;
+mod named_args;
 pub mod options;
 mod post_process;
 mod prepare;

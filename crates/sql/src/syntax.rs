@@ -25,9 +25,11 @@ pub(crate) fn parse_checked(sql: &str) -> Result<DfStatement> {
             "one statement at a time: separate statements with ';'".into(),
         ));
     }
-    let DfStatement::Statement(inner) = &statement else {
+    let mut statement = statement;
+    let DfStatement::Statement(inner) = &mut statement else {
         return Err(rejected("only SELECT queries are supported"));
     };
+    crate::named_args::rewrite(inner)?;
     let Statement::Query(query) = inner.as_ref() else {
         return Err(rejected(
             "only SELECT queries are supported; privagg never modifies data",
