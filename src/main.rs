@@ -164,8 +164,29 @@ fn args(
     }
 }
 
+/// Stack of the thread that plans a query (analysis and DataFusion's planner
+/// recurse over the expression tree): reserved address space, not memory.
+const MAIN_STACK: usize = 256 << 20;
+/// Stack of the runtime's worker threads (expression evaluation recurses too).
+const WORKER_STACK: usize = 64 << 20;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match std::thread::Builder::new()
+        .name("privagg".into())
+        .stack_size(MAIN_STACK)
+        .spawn(move || run(cli))
+        .map(std::thread::JoinHandle::join)
+    {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("privagg: internal error (the command thread failed)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     let mut stdout = std::io::stdout();
     let result: Result<(), CliError> = match cli.command {
         Command::Demo { customers, dir } => {
@@ -233,6 +254,7 @@ fn main() -> ExitCode {
 fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Result<(), CliError> {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(WORKER_STACK)
         .build()
     {
         Ok(rt) => rt.block_on(f),

@@ -51,8 +51,49 @@ pub fn parse_request(text: &str) -> Result<Vec<Statement>> {
     statements.iter().map(|s| parse_statement(s)).collect()
 }
 
+/// The most operators one statement may hold: planning recurses over the
+/// expression tree, so an unbounded chain (`a OR b OR …` thousands long) could
+/// exhaust the stack or take minutes; long lists belong in `IN (...)`.
+pub const MAX_OPERATORS: usize = 1000;
+/// The deepest nesting of parentheses one statement may hold.
+pub const MAX_NESTING: usize = 100;
+
+/// Rejects statements beyond [`MAX_OPERATORS`] or [`MAX_NESTING`].
+fn check_size(text: &str, tokens: &[Token]) -> Result<()> {
+    const OPERATORS: [&str; 14] = [
+        "+", "-", "*", "/", "%", "||", "=", "<", ">", "<=", ">=", "<>", "!=", "=>",
+    ];
+    let (mut operators, mut depth, mut deepest) = (0usize, 0usize, 0usize);
+    for t in tokens {
+        if t.is_symbol(text, "(") {
+            depth += 1;
+            deepest = deepest.max(depth);
+        } else if t.is_symbol(text, ")") {
+            depth = depth.saturating_sub(1);
+        } else if (t.kind == Kind::Symbol && OPERATORS.contains(&t.text(text)))
+            || t.is_word("and")
+            || t.is_word("or")
+            || t.is_word("not")
+        {
+            operators += 1;
+        }
+    }
+    if operators > MAX_OPERATORS {
+        return Err(SqlError::Rejected(format!(
+            "the query has {operators} operators; at most {MAX_OPERATORS} are accepted (write long OR chains as IN (...) lists)"
+        )));
+    }
+    if deepest > MAX_NESTING {
+        return Err(SqlError::Rejected(format!(
+            "the query nests parentheses {deepest} deep; at most {MAX_NESTING} are accepted"
+        )));
+    }
+    Ok(())
+}
+
 fn parse_statement(text: &str) -> Result<Statement> {
     let tokens = tokenize(text)?;
+    check_size(text, &tokens)?;
     if tokens.first().is_some_and(|t| t.is_word("set")) {
         return parse_set(text, &tokens);
     }
