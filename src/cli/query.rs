@@ -74,6 +74,9 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
             "Parquet is binary: give --out FILE (or pipe the output)".into(),
         ));
     }
+    if let Some(path) = &args.out {
+        check_destination(path)?;
+    }
     let release = ctx.query_with(&analyst, &args.sql, config).await?;
     let mut buf = Vec::new();
     let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
@@ -113,6 +116,28 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
             )?;
         }
         None => out.write_all(&buf)?,
+    }
+    Ok(())
+}
+
+/// `--out` must name a file in an existing folder: checked before anything
+/// is charged (a release that cannot be written would be paid for nothing).
+fn check_destination(path: &std::path::Path) -> Result<(), CliError> {
+    let refuse = |why: &str| {
+        Err(CliError::Usage(format!(
+            "--out {}: {why} (nothing was charged)",
+            path.display()
+        )))
+    };
+    if path.is_dir() {
+        return refuse("is a folder; name a file");
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        return refuse("its folder does not exist");
     }
     Ok(())
 }

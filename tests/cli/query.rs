@@ -280,3 +280,29 @@ fn long_expressions_run_or_are_refused_never_crash() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(crate::common::spent_epsilon(&catalog, "alice"), "1");
 }
+
+/// `--out` into a missing folder or onto a folder is refused before the
+/// charge (exit 2), and nothing is spent.
+#[test]
+fn a_bad_out_path_is_refused_before_the_charge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = pums_catalog(dir.path(), 10.0);
+    let c = catalog.to_str().expect("utf-8 path");
+    let missing = dir.path().join("no-such-folder/out.csv");
+    let folder = dir.path().to_str().expect("utf-8 path");
+    for out in [missing.to_str().expect("utf-8 path"), folder] {
+        let (code, _, err) = run(&[
+            "query",
+            "--catalog",
+            c,
+            "--format",
+            "csv",
+            "--out",
+            out,
+            "SELECT COUNT(*) FROM pums",
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("nothing was charged"), "{err}");
+    }
+    assert_eq!(crate::common::spent_epsilon(&catalog, "alice"), "0");
+}
