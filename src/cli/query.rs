@@ -120,6 +120,29 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
     Ok(())
 }
 
+/// A warning when the explained query would not fit the analyst's remaining
+/// budget (the analyst named with `--analyst`, or the catalog's only one).
+fn budget_warning(args: &QueryArgs, ctx: &Engine, e: &privagg_sql::Explanation) -> Option<String> {
+    let analyst = analyst(args, ctx).ok()?;
+    let (scope, limit) = ctx.catalog().analyst(&analyst)?.scope().ok()?;
+    let budget = privagg_budget::ScopeBudget {
+        spent: ctx.ledger().spent(&scope).ok()?,
+        scope,
+        limit,
+    };
+    let cost = privagg_budget::PrivacyCost {
+        epsilon: e.epsilon,
+        delta: e.delta,
+        rho: e.rho,
+    };
+    privagg_budget::admit(&budget, &cost).err().map(|_| {
+        format!(
+            "warning: this query would not fit {analyst}'s remaining budget ({}); running it would be refused",
+            budget.remaining()
+        )
+    })
+}
+
 /// `--out` must name a file in an existing folder: checked before anything
 /// is charged (a release that cannot be written would be paid for nothing).
 fn check_destination(path: &std::path::Path) -> Result<(), CliError> {
@@ -218,6 +241,9 @@ pub async fn run_explain(args: &QueryArgs, out: &mut impl Write) -> Result<(), C
     writeln!(out, "noise per component (95% half-width, value units):")?;
     for (what, w) in &e.half_widths {
         writeln!(out, "  {what:<40} ±{w:.4}")?;
+    }
+    if let Some(warning) = budget_warning(args, &ctx, &e) {
+        writeln!(out, "{warning}")?;
     }
     if let Some(n) = e.units_for_even_odds {
         writeln!(

@@ -306,3 +306,31 @@ fn a_bad_out_path_is_refused_before_the_charge() {
     }
     assert_eq!(crate::common::spent_epsilon(&catalog, "alice"), "0");
 }
+
+/// Explain warns when the query would not fit the analyst's remaining budget.
+#[test]
+fn explain_warns_when_the_query_would_not_fit_the_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = pums_catalog(dir.path(), 1.0);
+    let c = catalog.to_str().expect("utf-8 path");
+    let explain = |epsilon: &str| {
+        let (code, out, err) = run(&[
+            "explain",
+            "--catalog",
+            c,
+            "--epsilon",
+            epsilon,
+            "SELECT COUNT(*) FROM pums",
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        out
+    };
+    assert!(!explain("0.75").contains("would not fit"));
+    assert_eq!(count_pums(c, "0.75").0, Some(0));
+    let out = explain("0.5");
+    assert!(
+        out.contains("warning: this query would not fit alice's remaining budget"),
+        "{out}"
+    );
+    assert!(!explain("0.25").contains("would not fit"));
+}
