@@ -146,13 +146,18 @@ async fn execute(
     run: &Execution<'_>,
     rng: &mut SecureRng,
 ) -> Result<Release> {
-    let exact = engine.run(prepared.bounded.clone()).await?;
-    let mut leaves = vec![None; prepared.aggregates.len()];
-    for (i, plan) in &prepared.percentiles {
-        let batches = engine.run(plan.clone()).await?;
-        leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
-    }
-    let rows = release_groups(prepared, &exact, &leaves, run.config.confidence, rng)?;
+    let rows = if prepared.releases_nothing {
+        // LIMIT 0: no row leaves, so no data is read (and nothing was charged).
+        Vec::new()
+    } else {
+        let exact = engine.run(prepared.bounded.clone()).await?;
+        let mut leaves = vec![None; prepared.aggregates.len()];
+        for (i, plan) in &prepared.percentiles {
+            let batches = engine.run(plan.clone()).await?;
+            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
+        }
+        release_groups(prepared, &exact, &leaves, run.config.confidence, rng)?
+    };
     let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
     let post = |e: datafusion::error::DataFusionError| {
         SqlError::Execution(format!(

@@ -59,6 +59,9 @@ pub(crate) struct Prepared {
     pub contribution: Contribution,
     pub loss: PrivacyLoss,
     pub bounded: LogicalPlan,
+    /// The output is cut to no rows above the aggregation (`LIMIT 0`): the
+    /// query costs nothing and reads no data.
+    pub releases_nothing: bool,
     /// Plans of aggregates with their own (percentiles' leaf histograms), by aggregate index.
     pub percentiles: Vec<(usize, LogicalPlan)>,
 }
@@ -243,6 +246,12 @@ pub(crate) async fn prepare(
             "internal: the calibrated loss exceeds epsilon {epsilon}, delta {delta}"
         )));
     }
+    // A query whose output is cut to no rows above the aggregation (LIMIT 0)
+    // releases nothing, whatever the data: it costs nothing and reads nothing.
+    let releases_nothing = releases_nothing(&analysis.plan);
+    if releases_nothing {
+        loss = PrivacyLoss::pure(num_rational::BigRational::from_integer(0.into()));
+    }
     let bounded = bounded_plan(&analysis, &aggregates, contribution, salt)?;
     let percentiles = own_plans(&analysis, &aggregates, contribution, salt)?;
     Ok(Prepared {
@@ -258,5 +267,28 @@ pub(crate) async fn prepare(
         loss,
         bounded,
         percentiles,
+        releases_nothing,
     })
+}
+
+/// Whether a `LIMIT 0` above the aggregation cuts the output to no rows.
+fn releases_nothing(plan: &LogicalPlan) -> bool {
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::Limit(limit)
+                if matches!(
+                    limit.get_fetch_type(),
+                    Ok(datafusion::logical_expr::FetchType::Literal(Some(0)))
+                ) =>
+            {
+                return true;
+            }
+            LogicalPlan::Aggregate(_) => return false,
+            other => match other.inputs().first() {
+                Some(input) => node = input,
+                None => return false,
+            },
+        }
+    }
 }

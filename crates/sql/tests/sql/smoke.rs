@@ -141,3 +141,30 @@ async fn simplified_functions_work_below_the_aggregation() {
     // d1 has 1,000 users with Usage >= 0; noise at ε 1 is a few units.
     assert!(n > 900.0, "{n}: arrow_cast gave NULLs");
 }
+
+/// `LIMIT 0` releases nothing whatever the data: it costs nothing (the
+/// request is still audited, with a zero charge).
+#[tokio::test]
+async fn limit_zero_costs_nothing() {
+    let ctx = crate::common::context(crate::common::D1).await;
+    let r = ctx
+        .query(
+            "alice",
+            "SELECT Segment, COUNT(*) AS n FROM users GROUP BY Segment ORDER BY n LIMIT 0",
+        )
+        .await
+        .expect("query");
+    assert_eq!(r.metadata.epsilon.to_string(), "0");
+    assert_eq!(r.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    let spent = ctx
+        .ledger()
+        .spent(&privagg_budget::Scope::Analyst("alice".into()))
+        .expect("spent");
+    assert_eq!(spent.epsilon.to_string(), "0");
+    // LIMIT 1 still costs the query's epsilon.
+    let r = ctx
+        .query("alice", "SELECT COUNT(*) FROM users LIMIT 1")
+        .await
+        .expect("query");
+    assert_eq!(r.metadata.epsilon.to_string(), "1");
+}
