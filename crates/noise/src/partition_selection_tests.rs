@@ -96,3 +96,49 @@ fn invalid_parameters_are_rejected() {
         PartitionSelector::truncated_geometric(&eps(1e-9), &delta(1e-9), 1).expect_err("too small");
     assert!(err.to_string().contains("LAPLACE_THRESHOLD"), "{err}");
 }
+
+/// The thresholds for selecting on a released unit count: a one-unit group
+/// reaches τ with probability at most δ/k, exactly (tail summed from the
+/// PMF), and τ is the smallest such integer (τ − 1 would exceed δ/k).
+#[test]
+fn count_thresholds_keep_a_one_unit_group_at_most_at_delta_over_k() {
+    let tail_laplace = |b: f64, from: i64| -> f64 {
+        (from..from + 200_000)
+            .map(|z| crate::discrete_laplace_pmf(b, z))
+            .sum()
+    };
+    let tail_gaussian = |sigma: f64, from: i64| -> f64 {
+        let m = (60.0 * sigma) as i64 + 10;
+        let total: f64 = (-m..=m)
+            .map(|z| crate::discrete_gaussian_weight(sigma, z))
+            .sum();
+        (from..=m)
+            .map(|z| crate::discrete_gaussian_weight(sigma, z))
+            .sum::<f64>()
+            / total
+    };
+    for (e, d, k) in [(1.0, 1e-5, 1u32), (0.5, 1e-6, 5), (3.0, 1e-3, 2)] {
+        let bound = d / f64::from(k);
+        let sens = L1Sensitivity::new(f64::from(k)).expect("k");
+        let laplace = LaplaceMechanism::calibrate_integer(&eps(e), &sens).expect("laplace");
+        let tau = laplace_count_threshold(&laplace, &delta(d), k).expect("tau");
+        // P[1 + Z >= tau] = P[Z >= tau - 1].
+        let tau = i64::try_from(tau).expect("small");
+        let b = laplace.scale();
+        assert!(tail_laplace(b, tau - 1) <= bound, "laplace {e} {d} {k}");
+        assert!(
+            tail_laplace(b, tau - 2) > bound,
+            "laplace {e} {d} {k}: not the smallest"
+        );
+        let l2 = L2Sensitivity::sqrt_of(u64::from(k)).expect("k");
+        let gaussian =
+            GaussianMechanism::calibrate_integer(&eps(e), &delta(d), &l2).expect("gaussian");
+        let tau = gaussian_count_threshold(&gaussian, &delta(d), k).expect("tau");
+        let tau = i64::try_from(tau).expect("small");
+        let sigma = gaussian.sigma();
+        assert!(
+            tail_gaussian(sigma, tau - 1) <= bound,
+            "gaussian {e} {d} {k}"
+        );
+    }
+}

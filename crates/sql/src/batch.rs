@@ -87,7 +87,9 @@ pub(crate) async fn run_batch(
     let mut planned = Vec::with_capacity(queries.len());
     for q in queries {
         let prepared = match q.overrides() {
-            Ok(o) => prepare_request(engine, settings, &q.sql, rng.next_u64() as i64, &o).await,
+            Ok(o) => {
+                prepare_request(engine, settings, &q.sql, rng.next_u64() as i64, &o, false).await
+            }
             Err(e) => Err(e),
         };
         match prepared {

@@ -75,6 +75,9 @@ pub(crate) struct Needs {
     pub selection_epsilon: bool,
     /// A share of δ (any selection of private keys).
     pub selection_delta: bool,
+    /// The other mechanism's calibration too (explain shows it); `auto`
+    /// computes both anyway.
+    pub alternative: bool,
 }
 
 /// The threshold of [`GroupSelection::CountThreshold`] on the noisy unit
@@ -166,8 +169,14 @@ pub(crate) fn calibrate(
         )
     };
     let (mut chosen, other) = match mechanism {
-        Mechanism::Laplace => (laplace()?, gaussian().ok()),
-        Mechanism::Gaussian => (gaussian()?, laplace().ok()),
+        Mechanism::Laplace => (
+            laplace()?,
+            needs.alternative.then(gaussian).and_then(Result::ok),
+        ),
+        Mechanism::Gaussian => (
+            gaussian()?,
+            needs.alternative.then(laplace).and_then(Result::ok),
+        ),
         Mechanism::Auto => {
             let l = laplace()?;
             match gaussian().ok() {

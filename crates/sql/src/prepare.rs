@@ -129,6 +129,7 @@ pub(crate) async fn prepare(
     sql: &str,
     options: &OptionValues,
     salt: i64,
+    explain: bool,
 ) -> Result<Prepared> {
     let statement = crate::syntax::parse_checked(sql)?;
     let plan = session
@@ -205,6 +206,7 @@ pub(crate) async fn prepare(
         Needs {
             selection_epsilon: with_selection && !on_count,
             selection_delta: with_selection,
+            alternative: explain,
         },
         options.mechanism.unwrap_or(Mechanism::Auto),
     )?;

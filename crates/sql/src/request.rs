@@ -115,13 +115,15 @@ pub(crate) struct PreparedRequest {
 /// Plans a request. Its `SET` statements are returned as a pending
 /// change of the session defaults (they apply to this request's query
 /// at once): the caller applies them only once the request succeeds, so
-/// `explain` and rejected requests change nothing.
+/// `explain` and rejected requests change nothing. `explain`: also
+/// calibrate the other mechanism, to show its accuracy.
 pub(crate) async fn prepare_request(
     engine: &Engine,
     settings: &OptionValues,
     sql: &str,
     salt: i64,
     overrides: &OptionValues,
+    explain: bool,
 ) -> Result<PreparedRequest> {
     let mut query = None;
     let mut pending = OptionValues::default();
@@ -157,6 +159,7 @@ pub(crate) async fn prepare_request(
         &plain,
         &merged,
         salt,
+        explain,
     )
     .await?;
     Ok(PreparedRequest {
@@ -175,7 +178,7 @@ pub(crate) async fn explain(
     settings: &OptionValues,
     sql: &str,
 ) -> Result<Explanation> {
-    let prepared = prepare_request(engine, settings, sql, 0, &OptionValues::default())
+    let prepared = prepare_request(engine, settings, sql, 0, &OptionValues::default(), true)
         .await?
         .prepared;
     let (half_widths, outputs) = accuracy_of(&prepared.aggregates)?;
@@ -232,7 +235,7 @@ impl Engine {
         Vec<Vec<datafusion::arrow::array::RecordBatch>>,
     )> {
         let none = OptionValues::default();
-        let prepared = prepare_request(self, &none, sql, salt, &none)
+        let prepared = prepare_request(self, &none, sql, salt, &none, false)
             .await?
             .prepared;
         let exact = self.run(prepared.bounded.clone()).await?;
