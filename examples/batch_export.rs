@@ -36,7 +36,7 @@ format = "json"
 "#,
     )?;
     let out = dir.path().join("export");
-    let summary = export::run(&job, &out, false).await?;
+    let summary = export::run(&job, &out, export::ExportOptions::default()).await?;
     let m = &summary.manifest;
     println!(
         "charged epsilon {} to {} in one request {}",

@@ -75,6 +75,10 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "export")]
         out: PathBuf,
+        /// Replace the results of an earlier export in the folder (refused
+        /// otherwise, before anything is charged: they were paid for).
+        #[arg(long)]
+        force: bool,
     },
     /// Show the budget spent and remaining per scope.
     Budget {
@@ -93,14 +97,19 @@ enum Command {
         #[command(subcommand)]
         action: CatalogAction,
     },
-    /// Show the audit log; `audit verify` checks its hash chain.
+    /// Show the audit log; `audit verify` checks its hash chain and the money.
     Audit {
         /// The catalog file.
         #[arg(long, default_value = "privagg.toml")]
         catalog: PathBuf,
-        /// `verify`: check the hash chain and name the first broken entry.
+        /// `verify`: check the hash chain, recompute every charge and every
+        /// scope's spend from it, and print the chain head to record.
         #[arg(value_parser = ["verify"])]
         action: Option<String>,
+        /// With `verify`: a head recorded earlier (`SEQ:HASH`, as `verify`
+        /// printed it); the log must still contain it unchanged.
+        #[arg(long, value_name = "SEQ:HASH", requires = "action")]
+        expect_head: Option<String>,
     },
 }
 
@@ -172,6 +181,11 @@ const WORKER_STACK: usize = 64 << 20;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A panic's message can quote a data value and its backtrace helps no
+    // analyst: print neither (even with RUST_BACKTRACE set). The engine turns
+    // a panic below a request into that request's error; anything else ends
+    // the command thread and is reported below.
+    std::panic::set_hook(Box::new(|_| {}));
     match std::thread::Builder::new()
         .name("privagg".into())
         .stack_size(MAIN_STACK)
@@ -180,7 +194,9 @@ fn main() -> ExitCode {
     {
         Ok(Ok(code)) => code,
         _ => {
-            eprintln!("privagg: internal error (the command thread failed)");
+            eprintln!(
+                "privagg: internal error (a bug: please report it with the command); if a query was charged, the charge is kept"
+            );
             ExitCode::FAILURE
         }
     }
@@ -214,13 +230,22 @@ fn run(cli: Cli) -> ExitCode {
         Command::Explain { common, format } => {
             block_on(run_explain(&args(common, None, format, None), &mut stdout))
         }
-        Command::Export { job, out } => block_on(run_export(&job, &out, &mut stdout)),
+        Command::Export { job, out, force } => block_on(run_export(&job, &out, force, &mut stdout)),
         Command::Budget {
             catalog,
             analyst,
             json,
         } => run_budget(&catalog, analyst.as_deref(), json, &mut stdout),
-        Command::Audit { catalog, action } => run_audit(&catalog, action.is_some(), &mut stdout),
+        Command::Audit {
+            catalog,
+            action,
+            expect_head,
+        } => run_audit(
+            &catalog,
+            action.is_some(),
+            expect_head.as_deref(),
+            &mut stdout,
+        ),
         Command::Catalog {
             action:
                 CatalogAction::Add {

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use privagg::export::{ExportError, run};
+use privagg::export::{ExportError, ExportOptions, run};
 use privagg::generate::generate;
 
 use super::CliError;
@@ -12,14 +12,21 @@ use super::CliError;
 ///
 /// # Errors
 /// [`CliError`] with the exit code of the failure.
-pub async fn run_export(job: &Path, out_dir: &Path, out: &mut impl Write) -> Result<(), CliError> {
-    let summary = run(job, out_dir, std::io::stderr().is_terminal())
-        .await
-        .map_err(|e| match e {
-            ExportError::Job(m) => CliError::Usage(m),
-            ExportError::Sql(e) => CliError::Sql(e),
-            other => CliError::Other(other.to_string()),
-        })?;
+pub async fn run_export(
+    job: &Path,
+    out_dir: &Path,
+    force: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let options = ExportOptions {
+        show_progress: std::io::stderr().is_terminal(),
+        force,
+    };
+    let summary = run(job, out_dir, options).await.map_err(|e| match e {
+        ExportError::Job(m) => CliError::Usage(m),
+        ExportError::Sql(e) => CliError::Sql(e),
+        other => CliError::Other(other.to_string()),
+    })?;
     let m = &summary.manifest;
     writeln!(
         out,

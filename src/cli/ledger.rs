@@ -3,15 +3,21 @@
 use std::io::Write;
 use std::path::Path;
 
-use privagg_budget::{Ledger, ScopeBudget, SqliteLedger};
+use privagg_budget::{BudgetError, Ledger, ScopeBudget, SqliteLedger};
 use privagg_sql::ledger::{Access, catalog_scopes};
 use privagg_sql::{Catalog, SqlError};
 
 use super::CliError;
 
 /// Opens the catalog's ledger for reading; `None` when no charge was ever made.
+/// Errors speak of reading (the ledger's own messages speak of charges).
 fn open_ledger(catalog: &Catalog) -> Result<Option<SqliteLedger>, CliError> {
-    Ok(privagg_sql::ledger::open_ledger(catalog, Access::Read)?)
+    privagg_sql::ledger::open_ledger(catalog, Access::Read).map_err(|e| match e {
+        SqlError::Budget(BudgetError::Storage { path, detail }) => {
+            CliError::Other(format!("cannot read ledger {path}: {detail}"))
+        }
+        other => other.into(),
+    })
 }
 
 fn load(catalog: &Path) -> Result<Catalog, CliError> {
@@ -90,33 +96,93 @@ pub fn run_budget(
     Ok(())
 }
 
-/// `privagg audit [verify]`: the log, or a check of its hash chain.
+/// Parses `SEQ:HASH` as `audit verify` prints it.
+fn parse_head(text: &str) -> Result<(u64, String), CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--expect-head {text:?}: expected SEQ:HASH as `privagg audit verify` printed it (e.g. 42:9f86d0…)"
+        ))
+    };
+    let (seq, hash) = text.trim().split_once(':').ok_or_else(bad)?;
+    let seq = seq.parse::<u64>().map_err(|_| bad())?;
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
+}
+
+/// `privagg audit verify`: the chain, the money, and the recorded head.
+fn run_verify(
+    ledger: &SqliteLedger,
+    expect_head: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let anchor = expect_head.map(parse_head).transpose()?;
+    let v = ledger
+        .verify_ledger(anchor.as_ref())
+        .map_err(SqlError::from)?;
+    if let Some(seq) = v.first_broken {
+        return Err(CliError::Other(format!(
+            "audit log broken at entry {seq}: {} ({} entries checked); do not charge on this ledger, restore it from a backup",
+            v.problem.unwrap_or_default(),
+            v.entries
+        )));
+    }
+    if !v.problems.is_empty() {
+        let mut text = format!(
+            "the ledger does not verify ({} problem{}); do not charge on it, restore it from a backup:",
+            v.problems.len(),
+            if v.problems.len() == 1 { "" } else { "s" }
+        );
+        for p in &v.problems {
+            text.push_str(&format!("\n  - {p}"));
+        }
+        return Err(CliError::Other(text));
+    }
+    writeln!(
+        out,
+        "ledger verified: {} audit entries (hash chain intact), {} charges and {} scope spends recomputed from the chain",
+        v.entries, v.charges, v.scopes
+    )?;
+    match (&v.head, &anchor) {
+        (Some((seq, hash)), _) => {
+            if let Some((anchored, _)) = &anchor {
+                writeln!(out, "recorded head {anchored} found unchanged")?;
+            }
+            writeln!(out, "head: {seq}:{hash}")?;
+            writeln!(
+                out,
+                "record this head outside the ledger; `privagg audit verify --expect-head {seq}:{hash}` later proves entries 1..{seq} were neither changed nor removed"
+            )?;
+        }
+        (None, _) => writeln!(out, "head: none (the log is empty)")?,
+    }
+    Ok(())
+}
+
+/// `privagg audit [verify]`: the log, or a check of its chain and money.
 ///
 /// # Errors
-/// Catalog and ledger errors; a broken chain is an error naming the first broken entry.
-pub fn run_audit(catalog: &Path, verify: bool, out: &mut impl Write) -> Result<(), CliError> {
+/// Catalog and ledger errors; a ledger that does not verify is an error
+/// naming every problem.
+pub fn run_audit(
+    catalog: &Path,
+    verify: bool,
+    expect_head: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let catalog = load(catalog)?;
     let Some(ledger) = open_ledger(&catalog)? else {
+        if expect_head.is_some() {
+            return Err(CliError::Other(
+                "the recorded head is not in the log: there is no ledger".into(),
+            ));
+        }
         writeln!(out, "audit log is empty (no ledger yet)")?;
         return Ok(());
     };
     if verify {
-        let v = ledger.verify_audit().map_err(SqlError::from)?;
-        return match (v.first_broken, v.problem) {
-            (None, _) => {
-                writeln!(
-                    out,
-                    "audit log intact: {} entries, hash chain verified",
-                    v.entries
-                )?;
-                Ok(())
-            }
-            (Some(seq), problem) => Err(CliError::Other(format!(
-                "audit log broken at entry {seq}: {} ({} entries checked)",
-                problem.unwrap_or_default(),
-                v.entries
-            ))),
-        };
+        return run_verify(&ledger, expect_head, out);
     }
     for e in ledger.audit_log().map_err(SqlError::from)? {
         let request = e.request_text.lines().next().unwrap_or_default();

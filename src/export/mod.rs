@@ -56,18 +56,55 @@ pub struct ExportSummary {
     pub manifest: Manifest,
 }
 
+/// How an export writes its folder.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExportOptions {
+    /// Draw a progress bar on stderr.
+    pub show_progress: bool,
+    /// Replace the results of an earlier export in the same folder (they were
+    /// paid for: without this, the export refuses before charging).
+    pub force: bool,
+}
+
+/// The files of an earlier export in `out` that this job would overwrite.
+fn earlier_results(out: &Path, job: &Job) -> Vec<PathBuf> {
+    let mut names = vec!["manifest.json".to_string(), "REPORT.md".to_string()];
+    names.extend(
+        job.queries
+            .iter()
+            .map(|q| format!("{}.{}", q.name, q.format.extension())),
+    );
+    names
+        .into_iter()
+        .map(|n| out.join(n))
+        .filter(|p| p.exists())
+        .collect()
+}
+
 /// Runs the job in `job_file`, writing into `out` (created if missing).
-/// `show_progress`: draw a progress bar on stderr.
 ///
 /// # Errors
-/// [`ExportError`]; nothing is charged unless every query plans and the
-/// whole job is affordable.
+/// [`ExportError`]; nothing is charged unless every query plans, the whole
+/// job is affordable, and `out` holds no earlier results (or `force`).
 pub async fn run(
     job_file: &Path,
     out: &Path,
-    show_progress: bool,
+    options: ExportOptions,
 ) -> Result<ExportSummary, ExportError> {
+    let show_progress = options.show_progress;
     let job = Job::load(job_file).map_err(|e| ExportError::Job(e.to_string()))?;
+    let earlier = earlier_results(out, &job);
+    if !options.force && !earlier.is_empty() {
+        return Err(ExportError::Job(format!(
+            "{} already holds the results of an earlier export ({}), which were paid for: write to a new --out folder, or pass --force to replace them (nothing was charged)",
+            out.display(),
+            earlier
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let ctx = Engine::open(&job.catalog).await?;
     let catalog_bytes = std::fs::read(&job.catalog).map_err(|e| {
         ExportError::Sql(SqlError::Catalog {

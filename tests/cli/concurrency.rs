@@ -1,4 +1,4 @@
-//! Eight `privagg query` processes at once against one analyst budget.
+//! 64 `privagg query` processes at once against one analyst budget.
 
 use crate::common::{generated, privagg, spent_epsilon};
 
@@ -6,13 +6,13 @@ use crate::common::{generated, privagg, spent_epsilon};
 fn concurrent_processes_never_overspend_one_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog = generated(dir.path(), 500);
-    // The generated analyst has epsilon 10: 24 attempts of 0.5 can afford exactly 20.
+    // The generated analyst has epsilon 10: 64 attempts of 0.25 can afford exactly 40.
     let c = catalog.to_str().expect("utf-8").to_string();
-    let workers: Vec<_> = (0..8)
+    let workers: Vec<_> = (0..64)
         .map(|_| {
             let c = c.clone();
             std::thread::spawn(move || {
-                (0..3)
+                (0..1)
                     .map(|_| {
                         let out = privagg()
                             .args([
@@ -20,7 +20,7 @@ fn concurrent_processes_never_overspend_one_budget() {
                                 "--catalog",
                                 &c,
                                 "--epsilon",
-                                "0.5",
+                                "0.25",
                                 "--format",
                                 "csv",
                                 "SELECT segment, COUNT(*) AS n FROM purchases GROUP BY segment",
@@ -44,9 +44,9 @@ fn concurrent_processes_never_overspend_one_budget() {
     let refused = results.iter().filter(|(c, _)| *c == Some(4)).count();
     assert_eq!(
         ok + refused,
-        24,
+        64,
         "only success or budget exhausted: {results:?}"
     );
-    assert_eq!(ok, 20, "exactly the affordable number succeeded");
+    assert_eq!(ok, 40, "exactly the affordable number succeeded");
     assert_eq!(spent_epsilon(&catalog, "alice"), "10");
 }

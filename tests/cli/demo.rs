@@ -42,7 +42,10 @@ fn demo_answers_segment_questions_through_sql_and_the_ledger() {
         catalog.to_str().expect("utf-8"),
         "verify",
     ]);
-    assert!(audit.contains("intact: 4 entries"), "{audit}");
+    assert!(
+        audit.contains("ledger verified: 4 audit entries"),
+        "{audit}"
+    );
 }
 
 #[test]

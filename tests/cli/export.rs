@@ -223,7 +223,13 @@ fn a_killed_export_never_leaves_a_partial_file_under_a_final_name() {
     let mut completed = 0;
     for i in 0..12u64 {
         let mut child = privagg()
-            .args(["export", &job, "--out", out.to_str().expect("utf-8")])
+            .args([
+                "export",
+                &job,
+                "--out",
+                out.to_str().expect("utf-8"),
+                "--force",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -285,4 +291,37 @@ fn an_unwritable_output_folder_is_refused_before_any_charge() {
         "{err}"
     );
     assert_eq!(spent_epsilon(&catalog, "alice"), "0");
+}
+
+#[test]
+fn a_second_export_into_the_same_folder_needs_force_and_charges_nothing_without() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = generated(dir.path(), 200);
+    let job = write_job(dir.path(), JOB);
+    let out = dir.path().join("out");
+    let o = out.to_str().expect("utf-8");
+    ok(&["export", &job, "--out", o]);
+    let spent = spent_epsilon(&catalog, "alice");
+    let manifest = std::fs::read(out.join("manifest.json")).expect("manifest");
+    let (code, _, err) = run(&["export", &job, "--out", o]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("already holds the results of an earlier export")
+            && err.contains("manifest.json")
+            && err.contains("--force")
+            && err.contains("nothing was charged"),
+        "{err}"
+    );
+    assert_eq!(spent_epsilon(&catalog, "alice"), spent, "nothing charged");
+    assert_eq!(
+        std::fs::read(out.join("manifest.json")).expect("manifest"),
+        manifest,
+        "the paid results are untouched"
+    );
+    ok(&["export", &job, "--out", o, "--force"]);
+    assert_ne!(
+        std::fs::read(out.join("manifest.json")).expect("manifest"),
+        manifest,
+        "--force replaces them"
+    );
 }

@@ -38,7 +38,10 @@ fn budget_and_audit_show_what_was_spent_and_refused() {
         "{audit}"
     );
     let verify = ok(&["audit", "--catalog", c, "verify"]);
-    assert!(verify.contains("intact: 2 entries"), "{verify}");
+    assert!(
+        verify.contains("ledger verified: 2 audit entries"),
+        "{verify}"
+    );
     let (code, _, err) = run(&["budget", "--catalog", c, "--analyst", "bob"]);
     assert_eq!(code, Some(2), "{err}");
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may panic
 
+mod audit;
 mod catalog;
 mod common;
 mod concurrency;
@@ -10,3 +11,4 @@ mod demo;
 mod export;
 mod ledger;
 mod query;
+mod reliability;

@@ -136,6 +136,9 @@ impl std::str::FromStr for Amount {
     type Err = BudgetError;
     /// Exact parse; text with more than 30 decimal places is rejected rather than rounded.
     fn from_str(text: &str) -> Result<Self, BudgetError> {
+        if let Some(amount) = plain_decimal(text) {
+            return Ok(amount);
+        }
         let up = Self::parse(text, Rounding::Up)?;
         let down = Self::parse(text, Rounding::Down)?;
         if up == down {
@@ -159,6 +162,28 @@ impl<'de> serde::Deserialize<'de> for Amount {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// Fast exact parse of the form [`Amount`]'s `Display` writes (`12`,
+/// `0.000001`: digits, at most 30 decimals, no exponent); `None` for any
+/// other text (which the general parser then reads). The ledger stores every
+/// amount this way and re-reads them all before each charge.
+fn plain_decimal(text: &str) -> Option<Amount> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || int.len() > 9 || frac.len() > DECIMALS as usize {
+        return None;
+    }
+    if !digits(int) || !digits(frac) || (text.contains('.') && frac.is_empty()) {
+        return None;
+    }
+    let int: u128 = int.parse().ok()?;
+    let frac_units: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u128>().ok()? * 10u128.pow(DECIMALS - frac.len() as u32)
+    };
+    int.checked_mul(UNIT)?.checked_add(frac_units).map(Amount)
 }
 
 fn invalid(value: String, reason: &'static str) -> BudgetError {
@@ -210,6 +235,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_fast_parse_agrees_with_the_exact_one(units in any::<u128>(), cut in 0usize..40) {
+            let text = Amount::from_units(units % (UNIT * 100_000_000)).to_string();
+            let text = &text[..cut.min(text.len())];
+            if let Some(fast) = plain_decimal(text) {
+                prop_assert_eq!(Some(fast), Amount::parse(text, Rounding::Up).ok());
+            }
+        }
+
         #[test]
         fn display_round_trips(units in any::<u64>(), scale in 0u32..20) {
             let a = Amount::from_units(u128::from(units) * 10u128.pow(scale));

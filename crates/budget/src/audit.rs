@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::amount::Amount;
+use crate::scope::Scope;
 
 /// The hash before the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -80,6 +81,9 @@ pub struct AuditEntry {
     pub delta: Amount,
     /// ρ likewise, when known.
     pub rho: Option<Amount>,
+    /// The scopes charged or refunded (empty for rejections, and for entries
+    /// written by ledgers of schema version 1, which did not record them).
+    pub scopes: Vec<Scope>,
     /// Hash of the previous entry.
     pub prev_hash: String,
     /// This entry's hash.
@@ -110,6 +114,11 @@ impl AuditEntry {
                 .unwrap_or_default()
                 .as_bytes(),
         );
+        // Absent (not empty) when there are no scopes, so entries written
+        // before scopes were recorded keep their hashes.
+        if !self.scopes.is_empty() {
+            field(scope_keys(&self.scopes).as_bytes());
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -119,8 +128,14 @@ impl AuditEntry {
     }
 }
 
-/// The result of checking the chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Scopes as stored: their keys, one per line.
+pub(crate) fn scope_keys(scopes: &[Scope]) -> String {
+    scopes.iter().map(Scope::key).collect::<Vec<_>>().join("\n")
+}
+
+/// The result of checking a ledger: its hash chain, and the money (every
+/// scope's spend and every charge recomputed from the chain).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AuditVerification {
     /// Entries checked.
     pub entries: u64,
@@ -128,12 +143,23 @@ pub struct AuditVerification {
     pub first_broken: Option<u64>,
     /// What is wrong with it.
     pub problem: Option<String>,
+    /// Disagreements between the chain and the charges and spends it
+    /// implies (empty when only the chain was checked, or all agree).
+    pub problems: Vec<String>,
+    /// The chain head (newest seq and hash) as stored: an auditor records it
+    /// and checks a later copy against it (truncation and rewriting of the
+    /// whole file are only detectable against such an external record).
+    pub head: Option<(u64, String)>,
+    /// Charges checked against the chain.
+    pub charges: u64,
+    /// Scopes whose spend was recomputed.
+    pub scopes: u64,
 }
 
 impl AuditVerification {
-    /// `true` when the whole chain verifies.
+    /// `true` when the chain and the money both verify.
     pub fn is_intact(&self) -> bool {
-        self.first_broken.is_none()
+        self.first_broken.is_none() && self.problems.is_empty()
     }
 }
 
@@ -144,6 +170,8 @@ pub fn verify_chain(entries: &[AuditEntry], head: Option<(u64, String)>) -> Audi
         entries: entries.len() as u64,
         first_broken: Some(seq),
         problem: Some(problem),
+        head: head.clone(),
+        ..AuditVerification::default()
     };
     let mut prev = GENESIS_HASH.to_string();
     for (i, e) in entries.iter().enumerate() {
@@ -172,10 +200,11 @@ pub fn verify_chain(entries: &[AuditEntry], head: Option<(u64, String)>) -> Audi
         }
         prev = e.hash.clone();
     }
-    match (head, entries.last()) {
+    match (&head, entries.last()) {
         (None, None) => {}
-        (Some((seq, hash)), Some(last)) if seq == last.seq && hash == last.hash => {}
-        (Some((seq, _)), _) => {
+        (Some((seq, hash)), Some(last)) if *seq == last.seq && *hash == last.hash => {}
+        (Some((seq, _)), last) if *seq > last.map_or(0, |l| l.seq) => {
+            let seq = *seq;
             return broken(
                 seq.min(entries.len() as u64 + 1),
                 format!(
@@ -183,12 +212,21 @@ pub fn verify_chain(entries: &[AuditEntry], head: Option<(u64, String)>) -> Audi
                 ),
             );
         }
+        (Some((seq, _)), _) => {
+            let seq = *seq;
+            return broken(
+                seq,
+                format!(
+                    "the recorded chain head (entry {seq}) is not the log's last entry: the head or the log was edited"
+                ),
+            );
+        }
         (None, Some(_)) => return broken(1, "the chain head record is missing".into()),
     }
     AuditVerification {
         entries: entries.len() as u64,
-        first_broken: None,
-        problem: None,
+        head,
+        ..AuditVerification::default()
     }
 }
 
@@ -243,6 +281,7 @@ mod tests {
                     epsilon: Amount::from_units(seq as u128),
                     delta: Amount::ZERO,
                     rho: None,
+                    scopes: vec![Scope::Analyst("alice".into())],
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };

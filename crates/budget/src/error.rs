@@ -85,6 +85,15 @@ pub enum BudgetError {
         /// Newest known version.
         supported: i64,
     },
+    /// The ledger's records do not agree (an edit outside privagg); nothing
+    /// is charged on top of them.
+    #[error(
+        "the ledger's records do not agree ({detail}); nothing was charged and no result was released. Run `privagg audit verify` and restore the ledger from a backup"
+    )]
+    Unverified {
+        /// What disagrees.
+        detail: String,
+    },
     /// Any other storage failure.
     #[error("ledger {path}: {detail}; nothing was charged and no result was released")]
     Storage {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::audit::{AuditEntry, AuditVerification, Decision, GENESIS_HASH, now_ms, verify_chain};
 use crate::error::BudgetError;
 use crate::filter::admit_all;
+use crate::reconcile::{Tables, add, check_anchor, reconcile, spent_text};
 use crate::scope::{Limit, PrivacyCost, Scope, ScopeBudget, Spent};
 
 /// A request to spend budget.
@@ -113,11 +114,24 @@ pub trait Ledger: Send + Sync {
     /// Storage errors.
     fn audit_log(&self) -> Result<Vec<AuditEntry>, BudgetError>;
 
-    /// Checks the audit hash chain.
+    /// Checks the audit hash chain and the money: every charge and every
+    /// scope's spend recomputed from the chain. With `anchor` (a head an
+    /// auditor recorded earlier), also that the chain still contains it.
     ///
     /// # Errors
-    /// Storage errors (a broken chain is a result, not an error).
-    fn verify_audit(&self) -> Result<AuditVerification, BudgetError>;
+    /// Storage errors (a broken ledger is a result, not an error).
+    fn verify_ledger(
+        &self,
+        anchor: Option<&(u64, String)>,
+    ) -> Result<AuditVerification, BudgetError>;
+
+    /// [`Ledger::verify_ledger`] without an anchor.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn verify_audit(&self) -> Result<AuditVerification, BudgetError> {
+        self.verify_ledger(None)
+    }
 }
 
 /// What the accounting algorithm needs from storage, inside one transaction.
@@ -129,10 +143,72 @@ pub(crate) trait LedgerStore {
     fn mark_refunded(&mut self, request_id: &str) -> Result<(), BudgetError>;
     fn audit_head(&mut self) -> Result<Option<(u64, String)>, BudgetError>;
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), BudgetError>;
+    /// The audit entry with the highest seq, as stored.
+    fn last_audit(&mut self) -> Result<Option<AuditEntry>, BudgetError>;
+    /// The costs of the unrefunded charges that touch `scope`.
+    fn live_costs(&mut self, scope: &Scope) -> Result<Vec<PrivacyCost>, BudgetError>;
+    /// The request id of the newest charge row.
+    fn last_charge(&mut self) -> Result<Option<String>, BudgetError>;
+    /// Whether the audit log has an accepted entry for `request_id`.
+    fn accepted_in_log(&mut self, request_id: &str) -> Result<bool, BudgetError>;
+}
+
+/// The cheap check before every charge, so that nothing is charged on top of
+/// a ledger whose books do not balance: the head record is the log's last
+/// entry and that entry's hash is right; the newest charge has its accepted
+/// entry; each scope about to be charged has spent exactly the sum of its
+/// unrefunded charges. (`audit verify` checks everything.)
+fn check_before_charge(
+    store: &mut dyn LedgerStore,
+    scopes: &[(Scope, Limit)],
+) -> Result<(), BudgetError> {
+    let unverified = |detail: String| BudgetError::Unverified { detail };
+    let head = store.audit_head()?;
+    let last = store.last_audit()?;
+    match (&head, &last) {
+        (None, None) => {}
+        (Some((seq, hash)), Some(e)) if *seq == e.seq && *hash == e.hash => {
+            if e.compute_hash() != e.hash {
+                return Err(unverified(format!(
+                    "audit entry {} does not match its hash",
+                    e.seq
+                )));
+            }
+        }
+        _ => {
+            return Err(unverified(
+                "the audit chain's head is not its last entry".into(),
+            ));
+        }
+    }
+    if let Some(request_id) = store.last_charge()?
+        && !store.accepted_in_log(&request_id)?
+    {
+        return Err(unverified(format!(
+            "the newest charge (request {request_id}) has no accepted audit entry"
+        )));
+    }
+    for (scope, _) in scopes {
+        let total = store
+            .live_costs(scope)?
+            .iter()
+            .try_fold(Spent::default(), add)
+            .ok_or_else(|| unverified(format!("{scope}: charges overflow")))?;
+        let spent = store.spent(scope)?;
+        if total != spent {
+            return Err(unverified(format!(
+                "{scope} records spent {}, its charges add up to {}",
+                spent_text(&spent),
+                spent_text(&total)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The audit fields of one entry before chaining.
 pub(crate) struct AuditFields<'a> {
+    pub scopes: Vec<Scope>,
     pub analyst: &'a str,
     pub request_id: &'a str,
     pub request_text: &'a str,
@@ -157,6 +233,7 @@ pub(crate) fn append(
         epsilon: fields.cost.epsilon,
         delta: fields.cost.delta,
         rho: fields.cost.rho,
+        scopes: fields.scopes,
         prev_hash,
         hash: String::new(),
     };
@@ -170,6 +247,7 @@ pub(crate) fn charge_in(
     store: &mut dyn LedgerStore,
     request: &ChargeRequest,
 ) -> Result<Result<Receipt, BudgetError>, BudgetError> {
+    check_before_charge(store, &request.scopes)?;
     let budgets = request
         .scopes
         .iter()
@@ -190,6 +268,11 @@ pub(crate) fn charge_in(
         }));
     }
     let audit = |decision, reason: String| AuditFields {
+        scopes: if decision == Decision::Accepted {
+            request.scopes.iter().map(|(s, _)| s.clone()).collect()
+        } else {
+            Vec::new()
+        },
         analyst: &request.analyst,
         request_id: &request.request_id,
         request_text: &request.request_text,
@@ -260,6 +343,7 @@ pub(crate) fn refund_in(
     append(
         store,
         AuditFields {
+            scopes: record.scopes.clone(),
             analyst: &record.analyst,
             request_id,
             request_text: "",
@@ -278,6 +362,7 @@ pub(crate) fn reject_in(
     append(
         store,
         AuditFields {
+            scopes: Vec::new(),
             analyst: &rejection.analyst,
             request_id: &rejection.request_id,
             request_text: &rejection.request_text,
@@ -288,7 +373,21 @@ pub(crate) fn reject_in(
     )
 }
 
-/// Verifies a stored log.
-pub(crate) fn verify(entries: &[AuditEntry], head: Option<(u64, String)>) -> AuditVerification {
-    verify_chain(entries, head)
+/// Verifies a stored ledger: the chain, then (if it holds) the money, then
+/// the auditor's anchor.
+pub(crate) fn verify(
+    tables: &Tables<'_>,
+    head: Option<(u64, String)>,
+    anchor: Option<&(u64, String)>,
+) -> AuditVerification {
+    let mut v = verify_chain(tables.entries, head);
+    v.charges = tables.charges.len() as u64;
+    v.scopes = tables.spent.len() as u64;
+    if v.first_broken.is_none() {
+        v.problems = reconcile(tables);
+    }
+    if let Some(problem) = anchor.and_then(|a| check_anchor(tables.entries, a)) {
+        v.problems.push(problem);
+    }
+    v
 }

@@ -15,6 +15,7 @@ mod error;
 mod filter;
 mod ledger;
 mod memory;
+mod reconcile;
 mod schema;
 mod scope;
 mod sqlite;

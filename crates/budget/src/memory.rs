@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::audit::{AuditEntry, AuditVerification};
+use crate::audit::{AuditEntry, AuditVerification, Decision};
 use crate::error::BudgetError;
 use crate::ledger::{
     ChargeRecord, ChargeRequest, Ledger, LedgerStore, Receipt, Rejection, charge_in, refund_in,
     reject_in, verify,
 };
-use crate::scope::{Scope, Spent};
+use crate::reconcile::Tables;
+use crate::scope::{PrivacyCost, Scope, Spent};
 
 /// A ledger held in process memory. Not durable: use [`crate::SqliteLedger`]
 /// for anything that releases real results.
@@ -79,6 +80,26 @@ impl LedgerStore for State {
         self.audit.push(entry.clone());
         Ok(())
     }
+    fn last_audit(&mut self) -> Result<Option<AuditEntry>, BudgetError> {
+        Ok(self.audit.last().cloned())
+    }
+    fn live_costs(&mut self, scope: &Scope) -> Result<Vec<PrivacyCost>, BudgetError> {
+        Ok(self
+            .charges
+            .iter()
+            .filter(|c| !c.refunded && c.scopes.contains(scope))
+            .map(|c| c.cost)
+            .collect())
+    }
+    fn last_charge(&mut self) -> Result<Option<String>, BudgetError> {
+        Ok(self.charges.last().map(|c| c.request_id.clone()))
+    }
+    fn accepted_in_log(&mut self, request_id: &str) -> Result<bool, BudgetError> {
+        Ok(self
+            .audit
+            .iter()
+            .any(|e| e.decision == Decision::Accepted && e.request_id == request_id))
+    }
 }
 
 impl Ledger for MemoryLedger {
@@ -100,11 +121,23 @@ impl Ledger for MemoryLedger {
     fn audit_log(&self) -> Result<Vec<AuditEntry>, BudgetError> {
         self.transact(|s| Ok(s.audit.clone()))
     }
-    fn verify_audit(&self) -> Result<AuditVerification, BudgetError> {
+    fn verify_ledger(
+        &self,
+        anchor: Option<&(u64, String)>,
+    ) -> Result<AuditVerification, BudgetError> {
         self.transact(|s| {
+            let charges: Vec<(i64, ChargeRecord)> = (1..).zip(s.charges.iter().cloned()).collect();
+            let spent: Vec<(Scope, Spent)> = s.spent.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let tables = Tables {
+                entries: &s.audit,
+                charges: &charges,
+                highest_id: None,
+                spent: &spent,
+            };
             Ok(verify(
-                &s.audit,
+                &tables,
                 s.audit.last().map(|e| (e.seq, e.hash.clone())),
+                anchor,
             ))
         })
     }

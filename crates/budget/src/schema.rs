@@ -3,9 +3,23 @@
 use rusqlite::Transaction;
 
 /// The schema version this privagg writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// 1: scopes, charges, audit, audit_head. 2: the audit log also records the
+/// scopes each entry charged or refunded (so `audit verify` recomputes every
+/// scope's spend from the chain alone), and is indexed by request id.
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Creates the version-1 schema inside `tx`.
+/// Brings a version-1 ledger to version 2 inside `tx` (old entries keep
+/// their hashes: an entry without scopes hashes as before).
+pub(crate) fn upgrade_from_1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE audit ADD COLUMN scopes TEXT;
+         CREATE INDEX audit_request ON audit (request_id);
+         PRAGMA user_version = 2;",
+    )
+}
+
+/// Creates the current schema inside `tx`.
 pub(crate) fn create_schema(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TABLE scopes (
@@ -37,13 +51,15 @@ pub(crate) fn create_schema(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              delta         TEXT NOT NULL,
              rho           TEXT,
              prev_hash     TEXT NOT NULL,
-             hash          TEXT NOT NULL
+             hash          TEXT NOT NULL,
+             scopes        TEXT
          );
+         CREATE INDEX audit_request ON audit (request_id);
          CREATE TABLE audit_head (
              id    INTEGER PRIMARY KEY CHECK (id = 1),
              seq   INTEGER NOT NULL,
              hash  TEXT NOT NULL
          );
-         PRAGMA user_version = 1;",
+         PRAGMA user_version = 2;",
     )
 }

@@ -2,11 +2,13 @@
 //! (all-or-nothing), then read private data and release each one. A single
 //! query is a batch of one.
 
+use datafusion::arrow::array::RecordBatch;
 use privagg_budget::Receipt;
 use privagg_noise::{Delta, Epsilon, SecureRng};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::dry_run::{dry_run_failed, run_empty};
 use crate::engine::Engine;
 use crate::error::{Result, SqlError, rejected};
 use crate::exact::read_leaves;
@@ -16,6 +18,8 @@ use crate::post_process::{finish, upper_plan};
 use crate::prepare::Prepared;
 use crate::release::release_groups;
 use crate::request::{PreparedRequest, QueryConfig, columns, cost, prepare_request};
+use crate::request_thread::{Workers, on_request_thread};
+use crate::unwind::{Charged, guarded};
 
 /// One query of a batch (an export job).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,11 +72,26 @@ impl BatchQuery {
     }
 }
 
-/// Plans every query, charges the total, then executes them in order.
-/// `job`: the audited request text of a multi-query batch (`None`: the
-/// single query's own text). Returns the releases and the request's `SET`
-/// statements, for the session to apply now that the request succeeded.
+/// Plans every query, charges the total, then executes them in order, on a
+/// request thread of its own (`crate::request_thread`). `job`: the audited
+/// request text of a multi-query batch (`None`: the single query's own
+/// text). Returns the releases and the request's `SET` statements, for the
+/// session to apply now that the request succeeded.
 pub(crate) async fn run_batch(
+    engine: &Engine,
+    settings: &OptionValues,
+    analyst: &str,
+    job: Option<&str>,
+    queries: &[BatchQuery],
+    config: QueryConfig,
+    progress: &mut (dyn FnMut(usize) + Send),
+) -> Result<(Vec<Release>, OptionValues)> {
+    let work = run_here(engine, settings, analyst, job, queries, config, progress);
+    on_request_thread(Workers::PerCore, work)
+}
+
+/// [`run_batch`] on the current thread.
+async fn run_here(
     engine: &Engine,
     settings: &OptionValues,
     analyst: &str,
@@ -88,7 +107,9 @@ pub(crate) async fn run_batch(
     for q in queries {
         let prepared = match q.overrides() {
             Ok(o) => {
-                prepare_request(engine, settings, &q.sql, rng.next_u64() as i64, &o, false).await
+                let salt = rng.next_u64() as i64;
+                let prepare = prepare_request(engine, settings, &q.sql, salt, &o, false);
+                guarded("planning the query", Charged::No, prepare).await
             }
             Err(e) => Err(e),
         };
@@ -115,6 +136,14 @@ pub(crate) async fn run_batch(
             config.confidence
         )));
     }
+    // Everything that can fail without data fails now, before the charge.
+    for r in &planned {
+        let dry = dry_run(engine, &r.prepared, config, &mut rng);
+        let checked = guarded("checking the query on empty tables", Charged::No, dry);
+        if let Err(e) = checked.await {
+            return fail(e);
+        }
+    }
     // Charge before reading any private data; nothing leaves without a durable charge.
     let all: Vec<&Prepared> = planned.iter().map(|r| &r.prepared).collect();
     let receipt = engine.charge(&request_id, analyst, &text, &all)?;
@@ -133,12 +162,92 @@ pub(crate) async fn run_batch(
             receipt: &receipt,
             config,
         };
-        releases.push(execute(engine, prepared, &run, &mut rng).await?);
+        let release = execute(engine, prepared, &run, &mut rng);
+        releases.push(guarded("reading data and releasing", Charged::Yes, release).await?);
         progress(releases.len());
         // Later queries' SET statements win.
         pending = set.or(&pending);
     }
     Ok((releases, pending))
+}
+
+/// Where a release reads its rows from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Data {
+    /// The catalog's tables (after the charge).
+    Private,
+    /// Empty tables of the same schemas (the dry run, before the charge).
+    Empty,
+}
+
+/// The released rows of one query after post-processing (HAVING, ORDER BY,
+/// LIMIT, projections), before intervals are shaped.
+async fn released_batches(
+    engine: &Engine,
+    prepared: &Prepared,
+    confidence: f64,
+    rng: &mut SecureRng,
+    data: Data,
+) -> Result<Vec<RecordBatch>> {
+    let read = async |plan: &datafusion::logical_expr::LogicalPlan| match data {
+        Data::Private => engine.run(plan.clone()).await,
+        Data::Empty => run_empty(&engine.session, plan, "reading the tables").await,
+    };
+    let rows = if prepared.releases_nothing {
+        // LIMIT 0: no row leaves, so no data is read (and nothing was charged).
+        Vec::new()
+    } else {
+        let exact = read(&prepared.bounded).await?;
+        let mut leaves = vec![None; prepared.aggregates.len()];
+        for (i, plan) in &prepared.percentiles {
+            let batches = read(plan).await?;
+            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
+        }
+        release_groups(prepared, &exact, &leaves, confidence, rng)?
+    };
+    let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
+    let post = |e: datafusion::error::DataFusionError| match data {
+        Data::Private => SqlError::Execution(format!(
+            "post-processing failed: {}",
+            crate::syntax::clean(&e.to_string())
+        )),
+        Data::Empty => dry_run_failed(
+            "post-processing (HAVING, ORDER BY, LIMIT, the SELECT list)",
+            &e.to_string(),
+        ),
+    };
+    // One partition: the released rows keep their (key) order through
+    // HAVING and projections, and ORDER BY ties fall the same way.
+    let mut state = engine.session.state();
+    state.config_mut().options_mut().execution.target_partitions = 1;
+    let physical = state.create_physical_plan(&upper).await.map_err(post)?;
+    datafusion::physical_plan::collect(physical, state.task_ctx())
+        .await
+        .map_err(post)
+}
+
+/// The release pipeline and its metadata on empty tables: every failure
+/// that does not depend on data, before the charge. Its output is dropped
+/// (so is the noise it drew: it was added to nothing and leaves nowhere).
+async fn dry_run(
+    engine: &Engine,
+    prepared: &Prepared,
+    config: QueryConfig,
+    rng: &mut SecureRng,
+) -> Result<()> {
+    let as_rejection = |e: SqlError| match e {
+        SqlError::Execution(m) => dry_run_failed("the release", &m),
+        other => other,
+    };
+    let released = released_batches(engine, prepared, config.confidence, rng, Data::Empty)
+        .await
+        .map_err(as_rejection)?;
+    let with_ci = finish(released.clone(), true).map_err(as_rejection)?;
+    accuracy(&with_ci);
+    finish(released, false).map_err(as_rejection)?;
+    cost(prepared).map_err(as_rejection)?;
+    columns(prepared).map_err(as_rejection)?;
+    Ok(())
 }
 
 /// Reads private data for one charged query and releases it.
@@ -148,33 +257,8 @@ async fn execute(
     run: &Execution<'_>,
     rng: &mut SecureRng,
 ) -> Result<Release> {
-    let rows = if prepared.releases_nothing {
-        // LIMIT 0: no row leaves, so no data is read (and nothing was charged).
-        Vec::new()
-    } else {
-        let exact = engine.run(prepared.bounded.clone()).await?;
-        let mut leaves = vec![None; prepared.aggregates.len()];
-        for (i, plan) in &prepared.percentiles {
-            let batches = engine.run(plan.clone()).await?;
-            leaves[*i] = Some(read_leaves(&batches, &prepared.analysis.key_types)?);
-        }
-        release_groups(prepared, &exact, &leaves, run.config.confidence, rng)?
-    };
-    let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
-    let post = |e: datafusion::error::DataFusionError| {
-        SqlError::Execution(format!(
-            "post-processing failed: {}",
-            crate::syntax::clean(&e.to_string())
-        ))
-    };
-    // One partition: the released rows keep their (key) order through
-    // HAVING and projections, and ORDER BY ties fall the same way.
-    let mut state = engine.session.state();
-    state.config_mut().options_mut().execution.target_partitions = 1;
-    let physical = state.create_physical_plan(&upper).await.map_err(post)?;
-    let released = datafusion::physical_plan::collect(physical, state.task_ctx())
-        .await
-        .map_err(post)?;
+    let released =
+        released_batches(engine, prepared, run.config.confidence, rng, Data::Private).await?;
     let with_ci = finish(released.clone(), true)?;
     let cells = accuracy(&with_ci);
     let batches = if run.config.intervals {

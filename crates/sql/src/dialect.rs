@@ -54,7 +54,7 @@ pub fn parse_request(text: &str) -> Result<Vec<Statement>> {
 /// The most operators one statement may hold: planning recurses over the
 /// expression tree, so an unbounded chain (`a OR b OR …` thousands long) could
 /// exhaust the stack or take minutes; long lists belong in `IN (...)`.
-pub const MAX_OPERATORS: usize = 1000;
+pub const MAX_OPERATORS: usize = 250;
 /// The deepest nesting of parentheses one statement may hold.
 pub const MAX_NESTING: usize = 100;
 

@@ -19,6 +19,7 @@ use datafusion::prelude::{
 
 use crate::catalog::{Catalog, TableConfig};
 use crate::error::{Result, SqlError};
+use crate::table_files::check_table_files;
 
 /// Where a table's rows come from.
 pub enum TableSource {
@@ -73,6 +74,9 @@ pub(crate) async fn read_inferred(
 ) -> Result<DataFrame> {
     if !path.exists() {
         return Err(describe(format!("{} does not exist", path.display())));
+    }
+    if let Some(format) = format_of(path) {
+        check_table_files(path, format, describe)?;
     }
     let p = path.to_string_lossy().to_string();
     let df = match format_of(path) {
@@ -274,7 +278,10 @@ pub(crate) async fn register_private(
     };
     let declared = match &source {
         TableSource::Path(path) if path.exists() => match format_of(path) {
-            Some(f @ ("csv" | "json")) => Some((path.clone(), f)),
+            Some(f @ ("csv" | "json")) => {
+                check_table_files(path, f, &err("path"))?;
+                Some((path.clone(), f))
+            }
             _ => None,
         },
         _ => None,

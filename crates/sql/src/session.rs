@@ -14,6 +14,8 @@ use crate::error::Result;
 use crate::metadata::Release;
 use crate::options::OptionValues;
 use crate::request::{Explanation, QueryConfig, explain};
+use crate::request_thread::{Workers, on_request_thread};
+use crate::unwind::{Charged, guarded};
 
 /// One caller's view of an engine: its settings (`SET privagg.x = v`).
 #[derive(Debug, Clone)]
@@ -124,7 +126,11 @@ impl Session {
     /// # Errors
     /// As the preparation of [`Self::query`].
     pub async fn explain(&self, sql: &str) -> Result<Explanation> {
-        explain(&self.engine, &self.settings, sql).await
+        let work = explain(&self.engine, &self.settings, sql);
+        on_request_thread(
+            Workers::None,
+            guarded("explaining the query", Charged::No, work),
+        )
     }
 }
 
@@ -179,6 +185,14 @@ impl Engine {
     /// # Errors
     /// As the preparation of [`Session::query`].
     pub async fn explain(&self, sql: &str) -> Result<Explanation> {
-        explain(self, &OptionValues::default(), sql).await
+        let none = OptionValues::default();
+        on_request_thread(
+            Workers::None,
+            guarded(
+                "explaining the query",
+                Charged::No,
+                explain(self, &none, sql),
+            ),
+        )
     }
 }
