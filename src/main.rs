@@ -11,7 +11,7 @@ use cli::CliError;
 use cli::catalog::{TableEntry, run_catalog_add};
 use cli::export::{run_export, run_generate};
 use cli::ledger::{run_audit, run_budget};
-use cli::query::{Format, QueryArgs, run_explain, run_query};
+use cli::query::{Format, QueryArgs, output_format, run_explain, run_query};
 
 /// privagg — differentially private segment statistics.
 ///
@@ -52,9 +52,9 @@ enum Command {
         /// Show <col>_ci_low / <col>_ci_high intervals at this confidence (e.g. 0.95).
         #[arg(long)]
         confidence: Option<f64>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        /// Output format [default: from the extension of --out, else table].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
         /// Write the output to this file (atomically) instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -63,9 +63,9 @@ enum Command {
     Explain {
         #[command(flatten)]
         common: Common,
-        /// Output format (table prints text).
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        /// Output format: text or JSON.
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Table)]
+        format: ExplainFormat,
     },
     /// Run an export job: named queries charged up front (all or nothing),
     /// results as Parquet/CSV/JSON plus manifest.json and REPORT.md.
@@ -111,6 +111,15 @@ enum Command {
         #[arg(long, value_name = "SEQ:HASH", requires = "action")]
         expect_head: Option<String>,
     },
+}
+
+/// What `explain` can print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainFormat {
+    /// Text.
+    Table,
+    /// JSON.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -223,11 +232,18 @@ fn run(cli: Cli) -> ExitCode {
             confidence,
             format,
             out,
-        } => block_on(run_query(
-            &args(common, confidence, format, out),
-            &mut stdout,
-        )),
+        } => match output_format(format, out.as_deref()) {
+            Ok(format) => block_on(run_query(
+                &args(common, confidence, format, out),
+                &mut stdout,
+            )),
+            Err(e) => Err(e),
+        },
         Command::Explain { common, format } => {
+            let format = match format {
+                ExplainFormat::Table => Format::Table,
+                ExplainFormat::Json => Format::Json,
+            };
             block_on(run_explain(&args(common, None, format, None), &mut stdout))
         }
         Command::Export { job, out, force } => block_on(run_export(&job, &out, force, &mut stdout)),

@@ -58,6 +58,52 @@ fn analyst(args: &QueryArgs, ctx: &Engine) -> Result<String, CliError> {
     }
 }
 
+/// The format of `query`'s output: `--format`, else the extension of
+/// `--out`, else a text table. A `--format` that contradicts the extension,
+/// or an extension that names no format, is refused (a `.parquet` file of
+/// text helps nobody).
+///
+/// # Errors
+/// [`CliError::Usage`].
+pub fn output_format(
+    format: Option<Format>,
+    out: Option<&std::path::Path>,
+) -> Result<Format, CliError> {
+    let from_extension = out.map(|p| {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("parquet") => Ok(Format::Parquet),
+            Some("csv") => Ok(Format::Csv),
+            Some("json") => Ok(Format::Json),
+            Some("txt") => Ok(Format::Table),
+            _ => Err(p.display().to_string()),
+        }
+    });
+    match (format, from_extension) {
+        (Some(f), None | Some(Err(_))) => Ok(f),
+        (Some(f), Some(Ok(e))) if f == e => Ok(f),
+        (Some(f), Some(Ok(e))) => {
+            let name = |f: Format| match f {
+                Format::Table => "table",
+                other => other.extension(),
+            };
+            Err(CliError::Usage(format!(
+                "--format {} but --out names a .{} file: make them agree (nothing was charged)",
+                name(f),
+                e.extension()
+            )))
+        }
+        (None, None) => Ok(Format::Table),
+        (None, Some(Ok(e))) => Ok(e),
+        (None, Some(Err(path))) => Err(CliError::Usage(format!(
+            "--out {path}: cannot tell the format from the extension; use .parquet, .csv, .json or .txt, or give --format (nothing was charged)"
+        ))),
+    }
+}
+
 /// Runs a private query and writes the release.
 ///
 /// # Errors

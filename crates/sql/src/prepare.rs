@@ -155,15 +155,22 @@ pub(crate) async fn prepare(
             table.name, table.privacy_unit
         )));
     }
+    let has_keys = !analysis.keys.is_empty();
     let contribution = Contribution {
-        max_groups: options
-            .max_groups_contributed
-            .unwrap_or(table.max_groups_contributed),
+        // Without GROUP BY there is one group: a unit contributes to at most
+        // one, whatever the catalog or OPTIONS allow per grouped query (the
+        // noise then scales with 1, not with max_groups_contributed).
+        max_groups: if has_keys {
+            options
+                .max_groups_contributed
+                .unwrap_or(table.max_groups_contributed)
+        } else {
+            1
+        },
         max_rows: options
             .max_rows_contributed
             .unwrap_or(table.max_rows_per_group),
     };
-    let has_keys = !analysis.keys.is_empty();
     // The first COUNT(DISTINCT unit): selection can threshold its noisy value.
     let unit_count = analysis
         .aggregates

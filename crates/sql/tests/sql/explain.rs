@@ -214,3 +214,34 @@ async fn epsilon_shares_split_the_budget_exactly_in_proportion() {
         .collect();
     assert_eq!(released, ["4/7", "1/7", "2/7"]);
 }
+
+/// Without GROUP BY there is one group, so a unit contributes to at most
+/// one: the noise does not grow with `max_groups_contributed` (it did: ±12
+/// instead of ±3 with k = 4).
+#[tokio::test]
+async fn a_global_aggregate_is_noised_for_one_group_whatever_max_groups_says() {
+    let ctx = context(PUMS).await;
+    let width = |k: u32, grouped: bool| {
+        let (keys, by) = if grouped {
+            ("sex, ", " GROUP BY sex")
+        } else {
+            ("", "")
+        };
+        format!(
+            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1.0, max_groups_contributed = {k}) \
+             {keys}COUNT(*) AS n FROM pums{by}"
+        )
+    };
+    let mut widths = Vec::new();
+    for (k, grouped) in [(1, false), (4, false), (1, true), (4, true)] {
+        let e = ctx.explain(&width(k, grouped)).await.expect("explain");
+        let w = e.outputs[0].half_width.expect("a count has a fixed width");
+        widths.push(w);
+    }
+    assert_eq!(widths[0], widths[1], "global: k does not matter {widths:?}");
+    assert!(
+        (widths[3] / widths[2] - 4.0).abs() < 1e-9,
+        "grouped: the width scales with k {widths:?}"
+    );
+    assert_eq!(widths[0], widths[2], "one group = k of 1 {widths:?}");
+}
