@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::LogicalPlan;
@@ -154,11 +155,18 @@ pub(crate) struct Views {
 }
 
 impl Views {
-    /// The private table whose view plan is `plan`.
-    pub fn private_table(&self, plan: &LogicalPlan) -> Option<&str> {
+    /// The private table that `SubqueryAlias(alias, plan)` inlines: the one
+    /// named `alias` whose view plan is `plan`, else any whose view plan is
+    /// `plan`. (Two catalog tables over the same file with the same unit and
+    /// consent column have equal view plans: the name tells them apart, so
+    /// the right table's policy applies and its cap is charged.)
+    pub fn private_table(&self, alias: &TableReference, plan: &LogicalPlan) -> Option<&str> {
+        let same_plan = |(_, p): &&(String, LogicalPlan)| p == plan;
         self.private
             .iter()
-            .find(|(_, p)| p == plan)
+            .filter(same_plan)
+            .find(|(n, _)| n.eq_ignore_ascii_case(alias.table()))
+            .or_else(|| self.private.iter().find(same_plan))
             .map(|(n, _)| n.as_str())
     }
 

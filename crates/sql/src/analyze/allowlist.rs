@@ -55,7 +55,9 @@ fn public_only(plan: &LogicalPlan, tables: &Tables) -> bool {
             LogicalPlan::SubqueryAlias(a) if tables.views.is_public(&a.input) => {
                 return Ok(TreeNodeRecursion::Jump);
             }
-            LogicalPlan::SubqueryAlias(a) if tables.views.private_table(&a.input).is_some() => {
+            LogicalPlan::SubqueryAlias(a)
+                if tables.views.private_table(&a.alias, &a.input).is_some() =>
+            {
                 ok = false;
             }
             LogicalPlan::TableScan(_) => ok = false,
@@ -259,7 +261,7 @@ pub(crate) fn released_part<'a>(plan: &'a LogicalPlan, tables: &Tables) -> Resul
     let mut reads_private = false;
     let _ = plan.apply_with_subqueries(|n| {
         if let LogicalPlan::SubqueryAlias(a) = n
-            && tables.views.private_table(&a.input).is_some()
+            && tables.views.private_table(&a.alias, &a.input).is_some()
         {
             reads_private = true;
             return Ok(TreeNodeRecursion::Stop);
@@ -283,7 +285,7 @@ pub(crate) fn check_rows(
         LogicalPlan::SubqueryAlias(alias) => {
             reserved(alias.alias.table()).map_or(Ok(()), |p| Err(rejected(p)))?;
             // A catalog table, inlined by DataFusion as an alias over its view.
-            if let Some(name) = tables.views.private_table(&alias.input) {
+            if let Some(name) = tables.views.private_table(&alias.alias, &alias.input) {
                 private.push(name.to_string());
                 return Ok(());
             }

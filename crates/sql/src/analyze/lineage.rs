@@ -25,7 +25,7 @@ fn strip_alias(e: &Expr) -> &Expr {
 fn unit_at(plan: &LogicalPlan, index: usize, tables: &Tables) -> bool {
     match plan {
         LogicalPlan::SubqueryAlias(a) => {
-            if let Some(name) = tables.views.private_table(&a.input) {
+            if let Some(name) = tables.views.private_table(&a.alias, &a.input) {
                 return tables.catalog.table(name).is_some_and(|t| {
                     index < a.input.schema().fields().len()
                         && a.input.schema().field(index).name() == &t.privacy_unit

@@ -139,9 +139,11 @@ fn thread_unit(input: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<L
     input
         .transform_up(|node| match node {
             LogicalPlan::SubqueryAlias(ref alias)
-                if views.private_table(&alias.input).is_some() =>
+                if views.private_table(&alias.alias, &alias.input).is_some() =>
             {
-                let name = views.private_table(&alias.input).unwrap_or_default();
+                let name = views
+                    .private_table(&alias.alias, &alias.input)
+                    .unwrap_or_default();
                 let Some(table) = catalog.table(name) else {
                     return Ok(Transformed::no(node));
                 };

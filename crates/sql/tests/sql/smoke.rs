@@ -168,3 +168,54 @@ async fn limit_zero_costs_nothing() {
         .expect("query");
     assert_eq!(r.metadata.epsilon.to_string(), "1");
 }
+
+/// Two catalog tables over the same file (same unit, no consent column) have
+/// equal view plans: the table is told by its name, so its own cap is
+/// charged, and a join of the two names both.
+#[tokio::test]
+async fn two_tables_over_one_file_are_told_apart_by_name() {
+    let catalog = r#"
+[ledger]
+path = "unused.db"
+[[analysts]]
+name = "alice"
+epsilon = 100.0
+delta = 1e-3
+[[tables]]
+name = "pums"
+path = "PUMS_dup.csv"
+privacy_unit = "pid"
+epsilon = 50.0
+delta = 1e-3
+[[tables]]
+name = "rev"
+path = "PUMS_dup.csv"
+privacy_unit = "pid"
+epsilon = 50.0
+delta = 1e-3
+"#;
+    let ctx = crate::common::context(catalog).await;
+    ctx.query("alice", "SELECT COUNT(*) FROM rev")
+        .await
+        .expect("query");
+    let spent = |table: &str| {
+        ctx.ledger()
+            .spent(&privagg_budget::Scope::Table(table.into()))
+            .expect("spent")
+            .epsilon
+            .to_string()
+    };
+    assert_eq!((spent("rev").as_str(), spent("pums").as_str()), ("1", "0"));
+    let err = ctx
+        .query(
+            "alice",
+            "SELECT COUNT(*) FROM pums p JOIN rev r ON p.age = r.age",
+        )
+        .await
+        .expect_err("a join not on the unit");
+    assert!(
+        err.to_string()
+            .contains("joining private tables 'pums' and 'rev'"),
+        "{err}"
+    );
+}
