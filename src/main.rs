@@ -18,11 +18,33 @@ use cli::query::{Format, QueryArgs, output_format, run_explain, run_query};
 /// Exit codes: 0 ok, 2 usage or catalog error, 3 query rejected,
 /// 4 budget exhausted, 1 anything else.
 #[derive(Parser)]
-#[command(name = "privagg", version, about, long_about)]
+#[command(
+    name = "privagg",
+    version,
+    about,
+    long_about = None,
+    arg_required_else_help = true,
+    after_help = EXAMPLES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// Shown under every `--help` (and by a bare `privagg`).
+const EXAMPLES: &str = "Examples:
+  privagg demo                                   the main job on built-in data
+  privagg generate --out shop                    synthetic data and a catalog
+  privagg query --catalog shop/privagg.toml --confidence 0.95 \\
+      \"SELECT segment, COUNT(*) AS n, AVG(spend) AS avg_basket FROM purchases GROUP BY segment\"
+  privagg explain --catalog shop/privagg.toml \"SELECT COUNT(*) FROM purchases\"
+  privagg query --catalog shop/privagg.toml --out counts.parquet \"SELECT region, COUNT(*) FROM purchases GROUP BY region\"
+  privagg export job.toml --out exports/2026-11-30
+  privagg budget --catalog shop/privagg.toml
+  privagg audit --catalog shop/privagg.toml verify
+
+Exit codes: 0 ok, 2 usage or catalog error, 3 query rejected, 4 budget exhausted, 1 anything else.
+Docs: docs/cli.md, docs/sql.md, docs/catalog.md, docs/export.md";
 
 #[derive(Subcommand)]
 enum Command {
@@ -155,10 +177,10 @@ struct Common {
     #[arg(long)]
     analyst: Option<String>,
     /// Total epsilon of the query (SQL OPTIONS take precedence).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     epsilon: Option<f64>,
     /// Delta of the query.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     delta: Option<f64>,
     /// The SQL request.
     sql: String,

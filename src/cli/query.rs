@@ -37,11 +37,13 @@ pub struct QueryArgs {
 
 async fn context(args: &QueryArgs) -> Result<Engine, CliError> {
     let mut ctx = Engine::open(&args.catalog).await?;
+    // `{:?}` is the shortest text that reads back as the same f64, with an
+    // exponent where that is shorter (`1e-300`, not 300 digits).
     if let Some(e) = args.epsilon {
-        ctx.set_option("epsilon", &e.to_string())?;
+        ctx.set_option("epsilon", &format!("{e:?}"))?;
     }
     if let Some(d) = args.delta {
-        ctx.set_option("delta", &d.to_string())?;
+        ctx.set_option("delta", &format!("{d:?}"))?;
     }
     Ok(ctx)
 }

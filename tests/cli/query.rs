@@ -366,3 +366,36 @@ fn the_output_format_follows_the_extension_or_is_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("possible values: table, json"), "{err}");
 }
+
+/// Help shows examples, and a bare `privagg` shows the same help; numbers in
+/// messages stay short; a negative ε is a clear rejection, not clap's hint.
+#[test]
+fn help_has_examples_and_numbers_read_well() {
+    let (_, help, _) = run(&["--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("privagg demo"),
+        "{help}"
+    );
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(out + &err, help, "bare privagg prints the help");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = pums_catalog(dir.path(), 10.0);
+    let c = catalog.to_str().expect("utf-8 path");
+    for (epsilon, shown) in [
+        ("-1", "invalid epsilon: -1 "),
+        ("1e-300", "invalid epsilon: 1e-300 "),
+    ] {
+        let (code, _, err) = run(&[
+            "query",
+            "--catalog",
+            c,
+            "--epsilon",
+            epsilon,
+            "SELECT COUNT(*) FROM pums",
+        ]);
+        assert_eq!(code, Some(3), "{err}");
+        assert!(err.contains(shown) && err.len() < 200, "{err}");
+    }
+    assert_eq!(crate::common::spent_epsilon(&catalog, "alice"), "0");
+}

@@ -43,7 +43,7 @@ macro_rules! exact_param {
                 if check(&value) {
                     Ok(Self(value))
                 } else {
-                    Err(invalid($label, crate::params::display_ratio(&value), $reason))
+                    Err(invalid($label, crate::params::display_short(&value), $reason))
                 }
             }
 
@@ -316,6 +316,17 @@ pub(crate) fn parse_exact(text: &str) -> Option<BigRational> {
 }
 
 /// Exact text of a rational: a plain decimal when it terminates, else `n/d`.
+/// An out-of-range value for a message: exact when short, else in
+/// scientific notation (`1e-300`, not three hundred digits).
+pub(crate) fn display_short(value: &BigRational) -> String {
+    let exact = display_ratio(value);
+    if exact.len() <= 24 {
+        exact
+    } else {
+        format!("{:e}", to_f64_up(value))
+    }
+}
+
 pub(crate) fn display_ratio(r: &BigRational) -> String {
     use num_traits::One;
     let mut denom = r.denom().magnitude().clone();
