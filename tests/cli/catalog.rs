@@ -73,3 +73,37 @@ fn catalog_add_writes_declared_types_that_queries_use() {
         "unchanged"
     );
 }
+
+/// An empty CSV says so; a header-only CSV says it has no rows to read
+/// types from (not "type Null" or "columns: ").
+#[test]
+fn empty_and_header_only_csv_files_are_named_as_such() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = crate::common::pums_catalog(dir.path(), 1.0);
+    let c = catalog.to_str().expect("utf-8");
+    std::fs::write(dir.path().join("empty.csv"), "").expect("write");
+    std::fs::write(dir.path().join("header.csv"), "id,x\n").expect("write");
+    for (file, needle) in [
+        (
+            "empty.csv",
+            "the file is empty: a CSV file needs a header row",
+        ),
+        ("header.csv", "has a header but no rows"),
+    ] {
+        let path = dir.path().join(file);
+        let (code, _, err) = crate::common::run(&[
+            "catalog",
+            "add",
+            "--catalog",
+            c,
+            "--name",
+            "t",
+            "--path",
+            path.to_str().expect("utf-8"),
+            "--privacy-unit",
+            "id",
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(needle) && !err.contains("Null"), "{err}");
+    }
+}

@@ -28,10 +28,23 @@ fn error(path: &Path, message: impl std::fmt::Display) -> SqlError {
 pub async fn infer_columns(path: &Path) -> Result<Vec<(String, DataType)>> {
     let ctx = SessionContext::new();
     let df = crate::register::read_inferred(&ctx, path, usize::MAX, &|m| error(path, m)).await?;
-    Ok(df
+    let columns: Vec<(String, DataType)> = df
         .schema()
         .fields()
         .iter()
         .map(|f| (f.name().clone(), f.data_type().clone()))
-        .collect())
+        .collect();
+    if columns.is_empty() {
+        return Err(error(
+            path,
+            "the file is empty: no header row naming its columns",
+        ));
+    }
+    if columns.iter().all(|(_, t)| *t == DataType::Null) {
+        return Err(error(
+            path,
+            "the file has a header but no rows, so no column type can be read from it: add rows, or write the table into the catalog by hand with a `type` for each column (docs/catalog.md)",
+        ));
+    }
+    Ok(columns)
 }

@@ -146,6 +146,9 @@ fn csv_header(path: &Path) -> std::result::Result<Schema, String> {
         .with_header(true)
         .infer_schema(file, Some(0))
         .map_err(|e| e.to_string())?;
+    if schema.fields().is_empty() {
+        return Err("the file is empty: a CSV file needs a header row naming its columns".into());
+    }
     Ok(schema)
 }
 
