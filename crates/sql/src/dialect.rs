@@ -137,7 +137,18 @@ fn parse_set(text: &str, tokens: &[Token]) -> Result<Statement> {
 
 /// Removes `WITH DIFFERENTIAL_PRIVACY [OPTIONS (...)]` right after the first SELECT.
 fn strip_dp_clause(text: &str, tokens: &[Token]) -> Result<(String, Vec<(String, String)>)> {
-    let Some(select) = tokens.iter().position(|t| t.is_word("select")) else {
+    // The outer query's SELECT: the first one outside parentheses (a `WITH t
+    // AS (SELECT …)` before it holds the first SELECT of the text).
+    let mut depth = 0usize;
+    let outer = tokens.iter().position(|t| {
+        if t.is_symbol(text, "(") {
+            depth += 1;
+        } else if t.is_symbol(text, ")") {
+            depth = depth.saturating_sub(1);
+        }
+        depth == 0 && t.is_word("select")
+    });
+    let Some(select) = outer else {
         return Ok((text.to_string(), Vec::new()));
     };
     let (Some(with), Some(dp)) = (tokens.get(select + 1), tokens.get(select + 2)) else {

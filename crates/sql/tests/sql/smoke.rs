@@ -219,3 +219,33 @@ delta = 1e-3
         "{err}"
     );
 }
+
+/// A CTE before `SELECT WITH DIFFERENTIAL_PRIVACY` is a derived table: it
+/// parses, and goes through the same allowlist as a sub-query in FROM.
+#[tokio::test]
+async fn a_cte_is_a_derived_table_under_the_same_analysis() {
+    let ctx = crate::common::context(crate::common::PUMS).await;
+    let release = ctx
+        .query(
+            "alice",
+            "WITH adults AS (SELECT pid, sex, age FROM pums WHERE age >= 18) \
+             SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 0.5) sex, COUNT(*) AS n \
+             FROM adults GROUP BY sex",
+        )
+        .await
+        .expect("a CTE over the private table");
+    assert_eq!(release.metadata.epsilon.to_string(), "0.5");
+    assert_eq!(release.metadata.groups_released, 2);
+    let err = ctx
+        .query(
+            "alice",
+            "WITH per_sex AS (SELECT sex, COUNT(*) AS c FROM pums GROUP BY sex) \
+             SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 0.5) SUM(c) FROM per_sex",
+        )
+        .await
+        .expect_err("an aggregation inside the CTE");
+    assert!(
+        err.to_string().contains("aggregation in a sub-query"),
+        "{err}"
+    );
+}
