@@ -2,7 +2,11 @@
 //! analysis, options, the ε split, mechanisms and the bounded plan. Nothing
 //! here reads private data (DataFusion plans from schemas only).
 
+use datafusion::common::JoinType;
+use datafusion::common::tree_node::TreeNode as _;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::eliminate_cross_join::EliminateCrossJoin;
+use datafusion::optimizer::{OptimizerContext, OptimizerRule};
 use datafusion::prelude::SessionContext;
 use privagg_noise::{Delta, Epsilon, PartitionSelector, PrivacyLoss};
 
@@ -137,6 +141,24 @@ pub(crate) async fn prepare(
         .statement_to_plan(statement)
         .await
         .map_err(planning_error)?;
+    // `FROM a, b WHERE a.unit = b.unit` is a cross join under a filter:
+    // DataFusion's own rule turns the equalities into the join's condition,
+    // so the analysis sees the inner join it means (and checks it like any).
+    // Only comma joins are rewritten: an explicit JOIN stays as written.
+    let comma_join = plan
+        .exists(|node| {
+            Ok(matches!(node, LogicalPlan::Join(j)
+                if j.join_type == JoinType::Inner && j.on.is_empty() && j.filter.is_none()))
+        })
+        .map_err(planning_error)?;
+    let plan = if comma_join {
+        EliminateCrossJoin::new()
+            .rewrite(plan, &OptimizerContext::new())
+            .map_err(planning_error)?
+            .data
+    } else {
+        plan
+    };
     let mut analysis = analyze(plan, catalog, views)?;
     let table = analysis
         .private_tables

@@ -249,3 +249,43 @@ async fn a_cte_is_a_derived_table_under_the_same_analysis() {
         "{err}"
     );
 }
+
+/// `FROM a, b WHERE a.unit = b.unit` is the unit join it means; a comma join
+/// on anything else, or on nothing, is refused like the JOIN it stands for.
+#[tokio::test]
+async fn a_comma_join_on_the_unit_is_a_unit_join() {
+    let catalog = r#"
+[ledger]
+path = "unused.db"
+[[analysts]]
+name = "alice"
+epsilon = 100.0
+delta = 1e-3
+[[tables]]
+name = "pums"
+path = "PUMS_dup.csv"
+privacy_unit = "pid"
+[[tables]]
+name = "people"
+path = "PUMS_pid.csv"
+privacy_unit = "pid"
+"#;
+    let ctx = crate::common::context(catalog).await;
+    ctx.query(
+        "alice",
+        "SELECT COUNT(*) AS n FROM pums a, people b WHERE a.pid = b.pid AND a.age > 20",
+    )
+    .await
+    .expect("a comma join on the unit");
+    for sql in [
+        "SELECT COUNT(*) AS n FROM pums a, people b WHERE a.age = b.age",
+        "SELECT COUNT(*) AS n FROM pums a, people b",
+    ] {
+        let err = ctx.query("alice", sql).await.expect_err(sql);
+        assert!(
+            err.to_string()
+                .contains("joining private tables 'pums' and 'people' is only supported on their privacy units"),
+            "{sql}: {err}"
+        );
+    }
+}
