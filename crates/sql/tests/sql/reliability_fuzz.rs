@@ -121,6 +121,13 @@ async fn case(
     (kind, outcome(&result), charged, what)
 }
 
+/// Prints the outcome histogram.
+fn report(histogram: &BTreeMap<(Kind, &'static str), usize>) {
+    for ((kind, outcome), n) in histogram {
+        eprintln!("  {kind:?} {outcome}: {n}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reliability_fuzzer() {
     let cases: usize = std::env::var("PRIVAGG_RELIABILITY_CASES")
@@ -146,27 +153,41 @@ async fn reliability_fuzzer() {
     let mut failures = Vec::new();
     let started = std::time::Instant::now();
     for i in 0..cases {
+        if i > 0 && i % 5_000 == 0 {
+            // Progress of a long run: the figures so far.
+            eprintln!(
+                "after {i} cases ({:.0} s): {} failures, {} charged then failed on data",
+                started.elapsed().as_secs_f64(),
+                failures.len(),
+                charged_failures.len()
+            );
+            report(&histogram);
+        }
         let work = AssertUnwindSafe(case(&mut rng, &base, &engines)).catch_unwind();
         let (kind, outcome, charged, what) =
             match tokio::time::timeout(Duration::from_secs(60), work).await {
                 Ok(Ok(done)) => done,
                 Ok(Err(_)) => {
+                    eprintln!("FAILURE case {i}: PANIC");
                     failures.push(format!("case {i}: PANIC"));
                     continue;
                 }
                 Err(_) => {
+                    eprintln!("FAILURE case {i}: HANG");
                     failures.push(format!("case {i}: HANG (over 60 s)"));
                     continue;
                 }
             };
         *histogram.entry((kind, outcome)).or_default() += 1;
         if outcome == "INTERNAL ERROR" {
+            eprintln!("FAILURE case {i}: internal error: {what}");
             failures.push(format!("case {i}: a panic caught at the boundary:\n{what}"));
         }
         if charged && outcome != "released" {
             if outcome == "failed after the charge" {
                 charged_failures.push(format!("case {i} ({kind:?}): {what}"));
             } else {
+                eprintln!("FAILURE case {i}: charged, then {outcome}: {what}");
                 failures.push(format!("case {i}: charged, then {outcome}:\n{what}"));
             }
         }
@@ -175,9 +196,7 @@ async fn reliability_fuzzer() {
         "reliability fuzzer: {cases} cases, seed {seed}, {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    for ((kind, outcome), n) in &histogram {
-        eprintln!("  {kind:?} {outcome}: {n}");
-    }
+    report(&histogram);
     eprintln!("  charged then failed on data: {}", charged_failures.len());
     for c in charged_failures.iter().take(20) {
         eprintln!("    {}", c.chars().take(300).collect::<String>());
