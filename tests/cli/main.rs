@@ -10,5 +10,6 @@ mod concurrency;
 mod demo;
 mod export;
 mod ledger;
+mod output;
 mod query;
 mod reliability;
