@@ -84,6 +84,12 @@ pub fn render(m: &Manifest) -> String {
         let r = &q.release;
         let _ = writeln!(s, "### `{}`\n\n```sql\n{}\n```\n", q.name, r.sql.trim());
         match r.group_selection {
+            _ if !r.grouped => {
+                let _ = writeln!(
+                    s,
+                    "The query has no GROUP BY: each statistic is one value over all customers,                      so there are no segments and nothing was withheld.\n"
+                );
+            }
             GroupSelection::PublicGroups => {
                 let _ = writeln!(
                     s,

@@ -325,3 +325,25 @@ fn a_second_export_into_the_same_folder_needs_force_and_charges_nothing_without(
         "--force replaces them"
     );
 }
+
+/// A query without GROUP BY has no segments: the report says so instead of
+/// speaking of thresholds and withheld segments.
+#[test]
+fn the_report_of_a_global_query_speaks_of_no_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    generated(dir.path(), 300);
+    let job = write_job(
+        dir.path(),
+        "analyst = \"alice\"\n[[queries]]\nname = \"overall\"\nsql = \"SELECT COUNT(DISTINCT customer_id) AS customers, AVG(spend) AS avg_spend FROM purchases\"\nepsilon = 1.0\nformat = \"csv\"\n",
+    );
+    let out = dir.path().join("out");
+    ok(&["export", &job, "--out", out.to_str().expect("utf-8")]);
+    let report = std::fs::read_to_string(out.join("REPORT.md")).expect("report");
+    assert!(report.contains("The query has no GROUP BY"), "{report}");
+    assert!(
+        !report.contains("threshold") && !report.contains("withheld to protect"),
+        "{report}"
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).expect("manifest");
+    assert!(manifest.contains("\"grouped\": false"), "{manifest}");
+}

@@ -279,6 +279,7 @@ async fn execute(
         mechanism: prepared.mechanism,
         max_groups_contributed: prepared.contribution.max_groups,
         max_rows_contributed: prepared.contribution.max_rows,
+        grouped: !prepared.analysis.keys.is_empty(),
         group_selection: prepared.strategy,
         units_for_even_odds: prepared.selection.units_for_even_odds(),
         groups_released: batches.iter().map(|b| b.num_rows()).sum(),

@@ -49,7 +49,10 @@ pub struct ReleaseMetadata {
     pub max_groups_contributed: u32,
     /// Rows per unit and group.
     pub max_rows_contributed: u32,
-    /// How group keys were chosen.
+    /// Whether the query has GROUP BY keys (without, there is one group of
+    /// all units, and no group is ever selected or withheld).
+    pub grouped: bool,
+    /// How group keys were chosen (meaningful only when `grouped`).
     pub group_selection: GroupSelection,
     /// Groups need about this many units to be released with even odds (private keys only).
     pub units_for_even_odds: Option<u64>,
