@@ -286,6 +286,10 @@ pub async fn run_explain(args: &QueryArgs, out: &mut impl Write) -> Result<(), C
             writeln!(out, "  {:<40} {}", o.aggregate, o.description)?;
         }
     }
+    writeln!(out, "what bounding does:")?;
+    for line in &e.bounding {
+        writeln!(out, "  {line}")?;
+    }
     writeln!(out, "noise per component (95% half-width, value units):")?;
     for (what, w) in &e.half_widths {
         writeln!(out, "  {what:<40} ±{w:.4}")?;

@@ -67,3 +67,29 @@ fn help_has_examples_and_numbers_read_well() {
     }
     assert_eq!(crate::common::spent_epsilon(&catalog, "alice"), "0");
 }
+
+/// Explain says what bounding does to a count, from public parameters only.
+#[test]
+fn explain_says_what_bounding_does_to_a_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = pums_catalog(dir.path(), 10.0);
+    let c = catalog.to_str().expect("utf-8 path");
+    let explain = |sql: &str| {
+        let (code, out, err) = run(&["explain", "--catalog", c, sql]);
+        assert_eq!(code, Some(0), "{err}");
+        out
+    };
+    let rows = explain("SELECT sex, COUNT(*) AS n FROM pums GROUP BY sex");
+    assert!(
+        rows.contains("count rows, at most 2 per pid and group")
+            && rows.contains("each pid counts in at most"),
+        "{rows}"
+    );
+    let units = explain(
+        "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (max_rows_contributed = 1) COUNT(*) AS n FROM pums",
+    );
+    assert!(
+        units.contains("count pids, not rows") && units.contains("no GROUP BY: one group"),
+        "{units}"
+    );
+}

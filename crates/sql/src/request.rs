@@ -6,7 +6,7 @@
 use privagg_budget::{Amount, Rounding};
 use serde::Serialize;
 
-use crate::aggregate::{AggregatePlan, OutputAccuracy};
+use crate::aggregate::{AggregatePlan, ComponentKind, Contribution, OutputAccuracy};
 use crate::dialect::{Statement, parse_request};
 use crate::engine::Engine;
 use crate::error::{Result, SqlError, rejected};
@@ -59,6 +59,9 @@ pub struct Explanation {
     pub alternative: Option<Alternative>,
     /// Groups need about this many units to be released with even odds.
     pub units_for_even_odds: Option<u64>,
+    /// What contribution bounding does to the meaning of the statistics, in
+    /// plain words, from public parameters only.
+    pub bounding: Vec<String>,
 }
 
 /// Explain's accuracy under the mechanism the query did not pick.
@@ -206,7 +209,50 @@ pub(crate) async fn explain(
         outputs,
         alternative,
         units_for_even_odds: prepared.selection.units_for_even_odds(),
+        bounding: bounding(engine, &prepared),
     })
+}
+
+/// What bounding does to the statistics' meaning: public parameters only
+/// (the catalog's unit column, L0, L∞ and which aggregates count rows).
+fn bounding(engine: &Engine, prepared: &Prepared) -> Vec<String> {
+    let unit = prepared
+        .analysis
+        .private_tables
+        .first()
+        .and_then(|t| engine.catalog.table(t))
+        .map_or_else(|| "privacy unit".to_string(), |t| t.privacy_unit.clone());
+    let Contribution {
+        max_groups: k,
+        max_rows: rows,
+    } = prepared.contribution;
+    let mut out = Vec::new();
+    if prepared.analysis.keys.is_empty() {
+        out.push(format!(
+            "no GROUP BY: one group, to which every {unit} contributes once"
+        ));
+    } else {
+        out.push(format!(
+            "each {unit} counts in at most {k} group(s): one with rows in more groups keeps {k} of them, chosen at random, and its rows in the others are dropped from every statistic"
+        ));
+    }
+    let counts_rows = prepared.aggregates.iter().any(|a| {
+        !a.call.aggregate.counts_units()
+            && a.components.iter().any(|c| c.kind == ComponentKind::Count)
+            && a.components.len() == 1
+    });
+    if counts_rows {
+        out.push(if rows == 1 {
+            format!(
+                "COUNT(*) and COUNT(col) count {unit}s, not rows: each {unit} contributes at most 1 row per group"
+            )
+        } else {
+            format!(
+                "COUNT(*) and COUNT(col) count rows, at most {rows} per {unit} and group: a {unit}'s rows beyond that are not counted"
+            )
+        });
+    }
+    out
 }
 
 pub(crate) fn columns(prepared: &Prepared) -> Result<Vec<ColumnNoise>> {
