@@ -87,3 +87,19 @@ pub fn spent_epsilon(catalog: &Path, analyst: &str) -> String {
         })
         .expect("the analyst's scope")
 }
+
+/// A catalog in `dir` with one private table `t` (unit `id`) over
+/// `table_path`, analyst alice with ε 1; returns its path.
+pub fn one_table_catalog(dir: &Path, table_path: &Path) -> String {
+    let catalog = dir.join("privagg.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "[ledger]\npath = \"ledger.db\"\n[[analysts]]\nname = \"alice\"\nepsilon = 1.0\ndelta = 1e-6\n\
+             [[tables]]\nname = \"t\"\npath = \"{}\"\nprivacy_unit = \"id\"\n",
+            table_path.display()
+        ),
+    )
+    .expect("catalog");
+    catalog.to_str().expect("utf-8").to_string()
+}

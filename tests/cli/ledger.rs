@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::{count_pums, ok, pums_catalog, run, spent_epsilon};
+use crate::common::{count_pums, ok, one_table_catalog, pums_catalog, run, spent_epsilon};
 
 #[test]
 fn budget_and_audit_show_what_was_spent_and_refused() {
@@ -92,24 +92,15 @@ fn an_unreadable_data_file_is_a_catalog_error_and_charges_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("broken.parquet");
     std::fs::write(&data, "this is not parquet").expect("write");
-    let catalog = dir.path().join("privagg.toml");
-    std::fs::write(
-        &catalog,
-        format!(
-            "[ledger]\npath = \"ledger.db\"\n[[analysts]]\nname = \"alice\"\nepsilon = 1.0\ndelta = 1e-6\n\
-             [[tables]]\nname = \"t\"\npath = \"{}\"\nprivacy_unit = \"id\"\n",
-            data.display()
-        ),
-    )
-    .expect("catalog");
-    let c = catalog.to_str().expect("utf-8");
+    let catalog = one_table_catalog(dir.path(), &data);
+    let c = catalog.as_str();
     let (code, _, err) = run(&["query", "--catalog", c, "SELECT COUNT(*) FROM t"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("broken.parquet") && err.lines().count() == 1,
         "{err}"
     );
-    assert_eq!(spent_epsilon(&catalog, "alice"), "0");
+    assert_eq!(spent_epsilon(std::path::Path::new(&catalog), "alice"), "0");
 }
 
 /// A ρ budget through the command line: Gaussian queries charge ρ, `budget`

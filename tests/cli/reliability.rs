@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{generated, pums_catalog, run, spent_epsilon};
+use crate::common::{generated, one_table_catalog, pums_catalog, run, spent_epsilon};
 
 /// Every query here fails for any data: refused (exit 3), audited, free.
 #[test]
@@ -45,20 +45,6 @@ fn failures_that_do_not_depend_on_data_are_refused_before_the_charge() {
     );
 }
 
-fn catalog_over(dir: &Path, table_path: &Path) -> String {
-    let catalog = dir.join("c.toml");
-    std::fs::write(
-        &catalog,
-        format!(
-            "[ledger]\npath = \"l.db\"\n[[analysts]]\nname = \"alice\"\nepsilon = 1.0\ndelta = 1e-6\n\
-             [[tables]]\nname = \"t\"\npath = \"{}\"\nprivacy_unit = \"id\"\n",
-            table_path.display()
-        ),
-    )
-    .expect("catalog");
-    catalog.to_str().expect("utf-8").to_string()
-}
-
 fn mkfifo(path: &Path) {
     let status = std::process::Command::new("mkfifo")
         .arg(path)
@@ -90,7 +76,7 @@ fn broken_table_files_are_catalog_errors_not_hangs_or_panics() {
         ("fifo.csv", "is not a regular file"),
         ("footer.parquet", "not a readable Parquet file"),
     ] {
-        let c = catalog_over(d, &d.join(file));
+        let c = one_table_catalog(d, &d.join(file));
         let started = std::time::Instant::now();
         let (code, out, err) = run(&["query", "--catalog", &c, "SELECT COUNT(*) FROM t"]);
         assert_eq!(code, Some(2), "{file}: {out}{err}");

@@ -394,15 +394,20 @@ fn charge_from_row(path: &str, row: ChargeRow) -> Result<ChargeRecord, BudgetErr
 const CHARGE_COLUMNS: &str = "request_id, analyst, scopes, epsilon, delta, rho, time_ms, refunded";
 
 fn read_charge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChargeRow> {
+    read_charge_row_at(r, 0)
+}
+
+/// The [`CHARGE_COLUMNS`] of a row, starting at column `at`.
+fn read_charge_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ChargeRow> {
     Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
+        r.get(at)?,
+        r.get(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        r.get(at + 4)?,
+        r.get(at + 5)?,
+        r.get(at + 6)?,
+        r.get(at + 7)?,
     ))
 }
 
@@ -479,22 +484,8 @@ fn charge_rows(c: &Connection) -> rusqlite::Result<Vec<(i64, ChargeRow)>> {
     let mut stmt = c.prepare(&format!(
         "SELECT id, {CHARGE_COLUMNS} FROM charges ORDER BY id"
     ))?;
-    stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            (
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ),
-        ))
-    })?
-    .collect()
+    stmt.query_map([], |r| Ok((r.get(0)?, read_charge_row_at(r, 1)?)))?
+        .collect()
 }
 
 type CostRow = (String, String, Option<String>);

@@ -91,6 +91,19 @@ fn spawn_child(db: &Path, id: &str, count: u64, limit: f64) -> Child {
         .expect("spawn child")
 }
 
+/// A child charging until killed, and a thread collecting its output lines.
+fn spawn_read_child(db: &Path, id: &str) -> (Child, std::thread::JoinHandle<Vec<String>>) {
+    let mut child = spawn_child(db, id, 0, 1_000_000.0);
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    (child, reader)
+}
+
 /// The part of a child's output line after `tag` (the test harness may print
 /// `test child_charger ... ` in front of the first line).
 fn after<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
@@ -195,14 +208,7 @@ fn sigkill_never_loses_a_committed_charge() {
     let mut reported = HashMap::new();
     let kills = 60;
     for k in 0..kills {
-        let mut child = spawn_child(&db, &format!("k{k}"), 0, 1_000_000.0);
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        });
+        let (mut child, reader) = spawn_read_child(&db, &format!("k{k}"));
         std::thread::sleep(Duration::from_millis(rng.random_range(5..80)));
         child.kill().expect("SIGKILL"); // std's kill() sends SIGKILL on Unix
         child.wait().expect("reap");
@@ -223,17 +229,7 @@ fn sixty_four_processes_killed_at_once_lose_nothing() {
     SqliteLedger::open(&db).expect("create");
     let mut rng = StdRng::seed_from_u64(64);
     let mut children: Vec<(Child, std::thread::JoinHandle<Vec<String>>)> = (0..PROCESSES)
-        .map(|i| {
-            let mut child = spawn_child(&db, &format!("m{i}"), 0, 1_000_000.0);
-            let stdout = child.stdout.take().expect("stdout");
-            let reader = std::thread::spawn(move || {
-                BufReader::new(stdout)
-                    .lines()
-                    .map_while(Result::ok)
-                    .collect::<Vec<String>>()
-            });
-            (child, reader)
-        })
+        .map(|i| spawn_read_child(&db, &format!("m{i}")))
         .collect();
     // Kill them one after another at random moments while the rest charge.
     let mut reported = HashMap::new();

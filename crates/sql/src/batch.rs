@@ -242,8 +242,7 @@ async fn dry_run(
     let released = released_batches(engine, prepared, config.confidence, rng, Data::Empty)
         .await
         .map_err(as_rejection)?;
-    let with_ci = finish(released.clone(), true).map_err(as_rejection)?;
-    accuracy(&with_ci);
+    finish(released.clone(), true).map_err(as_rejection)?;
     finish(released, false).map_err(as_rejection)?;
     cost(prepared).map_err(as_rejection)?;
     columns(prepared).map_err(as_rejection)?;

@@ -169,32 +169,25 @@ async fn limit_zero_costs_nothing() {
     assert_eq!(r.metadata.epsilon.to_string(), "1");
 }
 
+/// A table cap of ε 50.
+const CAP: &str = "epsilon = 50.0\ndelta = 1e-3\n";
+
+/// A catalog of `pums` (PUMS_dup.csv) and a second private table `name` over
+/// `file`, both with unit `pid` and `table_extra` under each.
+fn pums_and(name: &str, file: &str, table_extra: &str) -> String {
+    format!(
+        "[ledger]\npath = \"unused.db\"\n[[analysts]]\nname = \"alice\"\nepsilon = 100.0\ndelta = 1e-3\n\
+         [[tables]]\nname = \"pums\"\npath = \"PUMS_dup.csv\"\nprivacy_unit = \"pid\"\n{table_extra}\
+         [[tables]]\nname = \"{name}\"\npath = \"{file}\"\nprivacy_unit = \"pid\"\n{table_extra}"
+    )
+}
+
 /// Two catalog tables over the same file (same unit, no consent column) have
 /// equal view plans: the table is told by its name, so its own cap is
 /// charged, and a join of the two names both.
 #[tokio::test]
 async fn two_tables_over_one_file_are_told_apart_by_name() {
-    let catalog = r#"
-[ledger]
-path = "unused.db"
-[[analysts]]
-name = "alice"
-epsilon = 100.0
-delta = 1e-3
-[[tables]]
-name = "pums"
-path = "PUMS_dup.csv"
-privacy_unit = "pid"
-epsilon = 50.0
-delta = 1e-3
-[[tables]]
-name = "rev"
-path = "PUMS_dup.csv"
-privacy_unit = "pid"
-epsilon = 50.0
-delta = 1e-3
-"#;
-    let ctx = crate::common::context(catalog).await;
+    let ctx = crate::common::context(&pums_and("rev", "PUMS_dup.csv", CAP)).await;
     ctx.query("alice", "SELECT COUNT(*) FROM rev")
         .await
         .expect("query");
@@ -254,23 +247,7 @@ async fn a_cte_is_a_derived_table_under_the_same_analysis() {
 /// on anything else, or on nothing, is refused like the JOIN it stands for.
 #[tokio::test]
 async fn a_comma_join_on_the_unit_is_a_unit_join() {
-    let catalog = r#"
-[ledger]
-path = "unused.db"
-[[analysts]]
-name = "alice"
-epsilon = 100.0
-delta = 1e-3
-[[tables]]
-name = "pums"
-path = "PUMS_dup.csv"
-privacy_unit = "pid"
-[[tables]]
-name = "people"
-path = "PUMS_pid.csv"
-privacy_unit = "pid"
-"#;
-    let ctx = crate::common::context(catalog).await;
+    let ctx = crate::common::context(&pums_and("people", "PUMS_pid.csv", "")).await;
     ctx.query(
         "alice",
         "SELECT COUNT(*) AS n FROM pums a, people b WHERE a.pid = b.pid AND a.age > 20",
