@@ -86,6 +86,15 @@ impl SqliteLedger {
         options: LedgerOptions,
     ) -> Result<Self, BudgetError> {
         let display = path.as_ref().display().to_string();
+        // SQLite would block forever opening a FIFO, or misread a device.
+        if let Ok(meta) = std::fs::metadata(path.as_ref())
+            && !meta.is_file()
+        {
+            return Err(BudgetError::Storage {
+                path: display,
+                detail: "not a regular file (a folder, FIFO, device or socket); point [ledger] path at a ledger file".into(),
+            });
+        }
         let err = |e: rusqlite::Error| map_error(&display, e);
         let mut conn = if options.read_only {
             open_read_only(path.as_ref()).map_err(err)?

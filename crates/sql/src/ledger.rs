@@ -24,15 +24,6 @@ pub enum Access {
 /// [`SqlError::Budget`] when the ledger cannot be opened.
 pub fn open_ledger(catalog: &Catalog, access: Access) -> Result<Option<SqliteLedger>> {
     let path = catalog.ledger_path();
-    if let Ok(meta) = std::fs::metadata(&path)
-        && !meta.is_file()
-    {
-        return Err(privagg_budget::BudgetError::Storage {
-            path: path.display().to_string(),
-            detail: "not a regular file (a folder, FIFO, device or socket); point [ledger] path at a ledger file".into(),
-        }
-        .into());
-    }
     let read_only = match access {
         Access::Read if !path.exists() => return Ok(None),
         Access::Read => true,

@@ -250,7 +250,17 @@ impl Grammar {
 
     /// The next query.
     pub(super) fn query(&mut self) -> Generated {
-        let from = self.relations();
+        let mut from = self.relations();
+        // The same relations written as a comma join (the unit equality in
+        // WHERE) or read through a CTE.
+        let comma = from == "t JOIN u ON t.uid = u.uid" && self.chance(0.5);
+        if comma {
+            from = "t, u".to_string();
+        }
+        let cte = from == "t" && self.chance(0.25);
+        if cte {
+            from = "c AS t".to_string();
+        }
         let n_keys = self.rng.random_range(0..3);
         let keys: Vec<String> = (0..n_keys).map(|_| self.key()).collect();
         let n_aggs = self.rng.random_range(1..4);
@@ -266,9 +276,21 @@ impl Grammar {
             self.rng.random_range(1..4),
             self.rng.random_range(1..4)
         );
-        let mut sql = format!("{options}{} FROM {from}", select.join(", "));
+        let with = if cte {
+            "WITH c AS (SELECT uid, seg, grp, x, y, s, consent FROM t) "
+        } else {
+            ""
+        };
+        let mut sql = format!("{with}{options}{} FROM {from}", select.join(", "));
+        let mut conditions = Vec::new();
+        if comma {
+            conditions.push("t.uid = u.uid".to_string());
+        }
         if self.chance(0.6) {
-            sql.push_str(&format!(" WHERE {}", self.predicate(2)));
+            conditions.push(format!("({})", self.predicate(2)));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
         }
         if !keys.is_empty() {
             let names: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
