@@ -98,7 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             config,
         )
         .await?;
-    print!("{}", privagg::export::text::release_table(&release.batches));
+    print!(
+        "{}",
+        privagg::export::text::release_table(&release.batches, &release.metadata.accuracy)
+    );
     println!(
         "charged epsilon {}; {}",
         release.metadata.epsilon,

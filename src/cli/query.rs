@@ -232,7 +232,7 @@ fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> 
     if !noisy.is_empty() {
         writeln!(
             out,
-            "too noisy to act on (interval wider than ±50%): {}",
+            "too noisy to act on (docs/accuracy.md): {}",
             noisy.join(", ")
         )?;
     }

@@ -98,7 +98,11 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
     for (title, sql) in QUESTIONS {
         let release = ctx.query_with(ANALYST, sql, config).await?;
         writeln!(out, "{title}")?;
-        write!(out, "{}", release_table(&release.batches))?;
+        write!(
+            out,
+            "{}",
+            release_table(&release.batches, &release.metadata.accuracy)
+        )?;
         let m = &release.metadata;
         let mut line = format!("  epsilon {}", m.epsilon);
         if let Some(n) = m.units_for_even_odds {
@@ -113,11 +117,7 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
     if noisy.is_empty() {
         writeln!(out, "No value above is too noisy to act on.")?;
     } else {
-        writeln!(
-            out,
-            "Too noisy to act on (95% interval wider than ±50% of the value): {}",
-            noisy.join(", ")
-        )?;
+        writeln!(out, "Too noisy to act on: {}", noisy.join(", "))?;
     }
     let spent = ctx
         .ledger()

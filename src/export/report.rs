@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use privagg_sql::GroupSelection;
-use privagg_sql::TOO_NOISY_RELATIVE_HALF_WIDTH;
+use privagg_sql::{TOO_NOISY_RANGE_FRACTION, TOO_NOISY_RELATIVE_HALF_WIDTH};
 
 use super::manifest::Manifest;
 use super::text::number;
@@ -26,11 +26,23 @@ pub fn render(m: &Manifest) -> String {
         m.catalog.sha256,
         m.request_id
     );
+    let mut units: Vec<&str> = m
+        .queries
+        .iter()
+        .map(|q| q.release.privacy_unit.as_str())
+        .collect();
+    units.sort_unstable();
+    units.dedup();
+    let units = units
+        .iter()
+        .map(|u| format!("`{u}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let _ = writeln!(s, "## The guarantee\n");
     let _ = writeln!(
         s,
         "Every number in this export is **differentially private at the level of one customer** \
-         (the table's privacy unit). The whole export cost ε = {} and δ = {} of the analyst's \
+         — one value of the privacy unit {units}, with all its rows. The whole export cost ε = {} and δ = {} of the analyst's \
          privacy budget, charged once before any data was read. In words: whether or not any one \
          customer's data was used, the chance of producing these files changes by at most a factor \
          of {:.2} (e^ε), except with probability at most δ. This holds for everything in the \
@@ -75,10 +87,17 @@ pub fn render(m: &Manifest) -> String {
         s,
         "Each value has a {level:.0}% confidence interval (columns `<name>_ci_low` and \
          `<name>_ci_high` in the files): the noise keeps the true value inside it {level:.0}% of \
-         the time. A value is marked **not reliable** when the interval's half-width exceeds \
-         {:.0}% of the value: do not act on it (merge segments, widen the time range, or spend \
-         more budget).\n",
-        TOO_NOISY_RELATIVE_HALF_WIDTH * 100.0
+         the time for counts, sums and percentiles. An average's interval combines the intervals \
+         of a noisy sum and a noisy count, so it holds at least {:.0}% of the time (a variance's or \
+         standard deviation's, three noisy sums: at least {:.0}%); in practice more. A value is \
+         marked **not reliable** when it is 0, when the interval's half-width exceeds {:.0}% of the \
+         value, or when the interval spans more than {:.0}% of the range the statistic's declared \
+         bounds allow (averages, percentiles, variances): do not act on it (merge segments, widen \
+         the time range, or spend more budget).\n",
+        2.0 * level - 100.0,
+        3.0 * level - 200.0,
+        TOO_NOISY_RELATIVE_HALF_WIDTH * 100.0,
+        TOO_NOISY_RANGE_FRACTION * 100.0
     );
     for q in &m.queries {
         let r = &q.release;
@@ -87,7 +106,9 @@ pub fn render(m: &Manifest) -> String {
             _ if !r.grouped => {
                 let _ = writeln!(
                     s,
-                    "The query has no GROUP BY: each statistic is one value over all customers,                      so there are no segments and nothing was withheld.\n"
+                    "The query has no GROUP BY: each statistic is one value over all customers \
+                     (`{}`), so there are no segments and nothing was withheld.\n",
+                    r.privacy_unit
                 );
             }
             GroupSelection::PublicGroups => {
@@ -141,7 +162,10 @@ pub fn render(m: &Manifest) -> String {
                 number(c.ci_low),
                 number(c.ci_high),
                 rel,
-                if c.too_noisy { "**no**" } else { "yes" }
+                match &c.reason {
+                    Some(why) => format!("**no**: {why}"),
+                    None => "yes".into(),
+                }
             );
         }
         let unreliable = r.accuracy.iter().filter(|c| c.too_noisy).count();

@@ -5,7 +5,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::util::display::array_value_to_string;
-use privagg_sql::TOO_NOISY_RELATIVE_HALF_WIDTH;
+use std::collections::HashSet;
+
+use privagg_sql::CellAccuracy;
 
 /// A number with precision suited to its size.
 pub fn number(x: f64) -> String {
@@ -31,7 +33,7 @@ fn as_floats(batch: &RecordBatch) -> Vec<Option<ArrayRef>> {
         .collect()
 }
 
-/// One rendered cell: `value [low, high]` (with `~` when too noisy) when the
+/// One rendered cell: `value [low, high]` (with `~` when `noisy`) when the
 /// interval columns are given, else the value alone.
 fn value_cell(
     batch: &RecordBatch,
@@ -39,6 +41,7 @@ fn value_cell(
     column: usize,
     row: usize,
     ci: Option<(usize, usize)>,
+    noisy: bool,
 ) -> String {
     let col = batch.column(column);
     if col.is_null(row) {
@@ -51,7 +54,6 @@ fn value_cell(
     match (ci, as_f64(column)) {
         (Some((lo, hi)), Some(v)) => match (as_f64(lo), as_f64(hi)) {
             (Some(l), Some(h)) => {
-                let noisy = v == 0.0 || (h - l) / 2.0 / v.abs() > TOO_NOISY_RELATIVE_HALF_WIDTH;
                 format!(
                     "{} [{}, {}]{}",
                     number(v),
@@ -69,17 +71,23 @@ fn value_cell(
 
 /// Renders batches as an aligned text table, folding `<col>_ci_low` and
 /// `<col>_ci_high` into the value column as `value [low, high]`.
-pub fn release_table(batches: &[RecordBatch]) -> String {
-    table(batches, true)
+pub fn release_table(batches: &[RecordBatch], accuracy: &[CellAccuracy]) -> String {
+    let flagged: HashSet<(usize, &str)> = accuracy
+        .iter()
+        .filter(|c| c.too_noisy)
+        .map(|c| (c.row, c.column.as_str()))
+        .collect();
+    table(batches, Some(&flagged))
 }
 
 /// Renders batches as an aligned text table with every column shown
 /// (intervals as their own columns), numbers rounded for reading.
 pub fn plain_table(batches: &[RecordBatch]) -> String {
-    table(batches, false)
+    table(batches, None)
 }
 
-fn table(batches: &[RecordBatch], fold: bool) -> String {
+/// `fold`: intervals folded into their value's cell, `~` on flagged cells.
+fn table(batches: &[RecordBatch], fold: Option<&HashSet<(usize, &str)>>) -> String {
     let Some(first) = batches.first() else {
         return "(no rows)\n".into();
     };
@@ -88,25 +96,30 @@ fn table(batches: &[RecordBatch], fold: bool) -> String {
     let shown: Vec<(usize, Option<(usize, usize)>)> = names
         .iter()
         .enumerate()
-        .filter(|(_, n)| !fold || (!n.ends_with("_ci_low") && !n.ends_with("_ci_high")))
+        .filter(|(_, n)| fold.is_none() || (!n.ends_with("_ci_low") && !n.ends_with("_ci_high")))
         .map(|(i, n)| {
             let lo = names.iter().position(|m| *m == format!("{n}_ci_low"));
             let hi = names.iter().position(|m| *m == format!("{n}_ci_high"));
-            (i, if fold { lo.zip(hi) } else { None })
+            (i, if fold.is_some() { lo.zip(hi) } else { None })
         })
         .collect();
     let mut rows: Vec<Vec<String>> =
         vec![shown.iter().map(|(i, _)| names[*i].to_string()).collect()];
+    let mut base = 0;
     for b in batches {
         let floats = as_floats(b);
         for r in 0..b.num_rows() {
             rows.push(
                 shown
                     .iter()
-                    .map(|(i, ci)| value_cell(b, &floats, *i, r, *ci))
+                    .map(|(i, ci)| {
+                        let noisy = fold.is_some_and(|f| f.contains(&(base + r, names[*i])));
+                        value_cell(b, &floats, *i, r, *ci, noisy)
+                    })
                     .collect(),
             );
         }
+        base += b.num_rows();
     }
     if rows.len() == 1 {
         return "(no rows)\n".into();
@@ -160,6 +173,13 @@ pub fn noisy_cells(metadata: &privagg_sql::ReleaseMetadata) -> Vec<String> {
         .accuracy
         .iter()
         .filter(|c| c.too_noisy)
-        .map(|c| format!("{} {}", c.segment, c.column))
+        .map(|c| {
+            let why = c.reason.as_deref().unwrap_or("too noisy");
+            if c.segment.is_empty() {
+                format!("{} ({why})", c.column)
+            } else {
+                format!("{} {} ({why})", c.segment, c.column)
+            }
+        })
         .collect()
 }

@@ -205,7 +205,17 @@ async fn released_batches(
         }
         release_groups(prepared, &exact, &leaves, confidence, rng)?
     };
-    let upper = upper_plan(&prepared.analysis.plan, &rows, prepared.analysis.keys.len())?;
+    let ranges: Vec<Option<f64>> = prepared
+        .aggregates
+        .iter()
+        .map(|a| a.call.aggregate.value_range(&a.call))
+        .collect();
+    let upper = upper_plan(
+        &prepared.analysis.plan,
+        &rows,
+        prepared.analysis.keys.len(),
+        &ranges,
+    )?;
     let post = |e: datafusion::error::DataFusionError| match data {
         Data::Private => SqlError::Execution(format!(
             "post-processing failed: {}",
@@ -258,8 +268,8 @@ async fn execute(
 ) -> Result<Release> {
     let released =
         released_batches(engine, prepared, run.config.confidence, rng, Data::Private).await?;
+    let cells = accuracy(&released);
     let with_ci = finish(released.clone(), true)?;
-    let cells = accuracy(&with_ci);
     let batches = if run.config.intervals {
         with_ci
     } else {
@@ -277,6 +287,7 @@ async fn execute(
         columns: columns(prepared)?,
         mechanism: prepared.mechanism,
         max_groups_contributed: prepared.contribution.max_groups,
+        privacy_unit: privacy_unit(engine, prepared),
         max_rows_contributed: prepared.contribution.max_rows,
         grouped: !prepared.analysis.keys.is_empty(),
         group_selection: prepared.strategy,
@@ -292,6 +303,19 @@ async fn execute(
             .collect(),
     };
     Ok(Release { batches, metadata })
+}
+
+/// The distinct privacy-unit columns of the query's private tables.
+fn privacy_unit(engine: &Engine, prepared: &Prepared) -> String {
+    let mut units: Vec<&str> = prepared
+        .analysis
+        .private_tables
+        .iter()
+        .filter_map(|t| engine.catalog.table(t))
+        .map(|t| t.privacy_unit.as_str())
+        .collect();
+    units.dedup();
+    units.join(", ")
 }
 
 /// The charged request one query runs under.

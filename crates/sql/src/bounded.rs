@@ -25,7 +25,7 @@ const GROUPS: &str = "__privagg_groups";
 
 /// Column of distinct units per group in the result.
 pub(crate) const UNITS: &str = "__privagg_units";
-const ROWS: &str = "__privagg_rows";
+use crate::aggregate::ROWS;
 
 fn key_name(i: usize) -> String {
     format!("__privagg_key{i}")

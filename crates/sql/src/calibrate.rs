@@ -10,7 +10,7 @@ use privagg_noise::{
     laplace_count_threshold,
 };
 
-use crate::aggregate::{AggCall, AggregatePlan, Contribution, Noise, Share};
+use crate::aggregate::{AggCall, AggregatePlan, Component, Contribution, Noise, Share};
 use crate::error::{Result, rejected};
 use crate::options::{GroupSelection, Mechanism};
 
@@ -95,6 +95,7 @@ pub(crate) fn count_threshold(
     let threshold = match &count.noise {
         Noise::Laplace(m) => laplace_count_threshold(m, delta, k),
         Noise::Gaussian(m) => gaussian_count_threshold(m, delta, k),
+        Noise::Exponential(_) => return Err(rejected("internal: a unit count is a noisy sum")),
     };
     threshold.map_err(|e| rejected(format!("group selection: {e}")))
 }
@@ -196,7 +197,7 @@ fn more_accurate(candidate: &[AggregatePlan], than: &[AggregatePlan]) -> Result<
         plans
             .iter()
             .flat_map(|a| a.components.iter())
-            .map(|c| c.half_width(0.95))
+            .map(Component::width_95)
             .collect()
     };
     let (a, b) = (widths(candidate)?, widths(than)?);

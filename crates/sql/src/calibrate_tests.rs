@@ -60,7 +60,7 @@ async fn gaussian_components_add_noise_of_their_declared_sigma() {
             let sigma = c.noise.scale();
             assert!((m.sigma() - sigma).abs() < 1e-9);
             let samples: Vec<i128> = (0..20_000)
-                .map(|_| c.noise.release_integer(0, &mut rng))
+                .map(|_| c.noise.release_integer(0, &mut rng).expect("additive"))
                 .collect();
             let search = (sigma * 60.0) as i128 + 100;
             assert_fit_and_power(

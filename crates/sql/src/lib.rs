@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod exact;
 mod executor;
+mod hidden;
 pub mod infer;
 pub mod ledger;
 mod metadata;
@@ -49,7 +50,8 @@ pub use engine::Engine;
 pub use error::{Result, SqlError};
 pub use executor::{Executor, LocalExecutor};
 pub use metadata::{
-    BudgetShare, CellAccuracy, ColumnNoise, Release, ReleaseMetadata, TOO_NOISY_RELATIVE_HALF_WIDTH,
+    BudgetShare, CellAccuracy, ColumnNoise, Release, ReleaseMetadata, TOO_NOISY_RANGE_FRACTION,
+    TOO_NOISY_RELATIVE_HALF_WIDTH, too_noisy_reason,
 };
 pub use options::{GroupSelection, Mechanism, OptionValues};
 pub use register::TableSource;

@@ -1,7 +1,7 @@
 //! What a query returns: Arrow batches plus metadata saying what was spent,
 //! how each column was noised, and how accurate every cell is.
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Float64Type;
 use datafusion::arrow::util::display::array_value_to_string;
 use privagg_budget::Amount;
@@ -13,6 +13,9 @@ use crate::options::GroupSelection;
 /// A released value is flagged when its interval's half-width exceeds this
 /// fraction of its magnitude.
 pub const TOO_NOISY_RELATIVE_HALF_WIDTH: f64 = 0.5;
+/// A cell is also too noisy when its interval spans more than this fraction
+/// of the statistic's declared range (AVG, percentiles: `upper − lower`).
+pub const TOO_NOISY_RANGE_FRACTION: f64 = 0.5;
 
 /// The result of a private query.
 #[derive(Clone, Debug)]
@@ -47,6 +50,9 @@ pub struct ReleaseMetadata {
     pub columns: Vec<ColumnNoise>,
     /// Contribution bounds applied.
     pub max_groups_contributed: u32,
+    /// The privacy unit (column) of the query's private table(s): whom one
+    /// "customer" of the guarantee is.
+    pub privacy_unit: String,
     /// Rows per unit and group.
     pub max_rows_contributed: u32,
     /// Whether the query has GROUP BY keys (without, there is one group of
@@ -110,7 +116,9 @@ impl ColumnNoise {
                 crate::aggregate::Noise::Gaussian(_) => {
                     loss.rho().map(privagg_noise::exact::to_f64_up)
                 }
-                crate::aggregate::Noise::Laplace(_) => None,
+                crate::aggregate::Noise::Laplace(_) | crate::aggregate::Noise::Exponential(_) => {
+                    None
+                }
             },
         })
     }
@@ -123,6 +131,8 @@ pub struct CellAccuracy {
     pub segment: String,
     /// The column.
     pub column: String,
+    /// The row of the release it is in (0-based, across batches).
+    pub row: usize,
     /// The released value.
     pub value: f64,
     /// Interval low end.
@@ -131,37 +141,72 @@ pub struct CellAccuracy {
     pub ci_high: f64,
     /// Half-width relative to |value| (∞ for a zero value).
     pub relative_half_width: f64,
+    /// The width of the range the statistic's values lie in, from the
+    /// declared bounds (`None` for counts and sums).
+    pub declared_range: Option<f64>,
     /// `true` when too noisy to act on.
     pub too_noisy: bool,
+    /// Why it is too noisy, when it is.
+    pub reason: Option<String>,
 }
 
-/// Per-cell accuracy from batches that carry `<col>_ci_low/_ci_high` columns.
+/// Why a cell is too noisy to act on, or `None`: the rule of
+/// `docs/accuracy.md` ("Too noisy to act on"), from the released value, its
+/// interval and the statistic's declared range (public) only.
+pub fn too_noisy_reason(value: f64, low: f64, high: f64, range: Option<f64>) -> Option<String> {
+    if value == 0.0 {
+        return Some("the value is 0".into());
+    }
+    let relative = (high - low) / 2.0 / value.abs();
+    if relative > TOO_NOISY_RELATIVE_HALF_WIDTH {
+        return Some(format!(
+            "interval wider than ±{:.0}% of the value",
+            TOO_NOISY_RELATIVE_HALF_WIDTH * 100.0
+        ));
+    }
+    match range {
+        Some(r) if (high - low) > TOO_NOISY_RANGE_FRACTION * r => Some(format!(
+            "interval spans more than {:.0}% of the declared range",
+            TOO_NOISY_RANGE_FRACTION * 100.0
+        )),
+        _ => None,
+    }
+}
+
+/// Per-cell accuracy from released batches that carry the hidden interval
+/// and range columns (before `post_process::finish`).
 pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
+    use crate::hidden::{HIGH, LOW, RANGE, hidden, is_hidden};
     let mut cells = Vec::new();
+    let mut row_base = 0;
     for b in batches {
         let schema = b.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let with_ci: Vec<usize> = (0..names.len())
-            .filter(|i| names.contains(&format!("{}_ci_low", names[*i]).as_str()))
+        let output: Vec<usize> = (0..names.len()).filter(|i| !is_hidden(names[*i])).collect();
+        let with_ci: Vec<usize> = output
+            .iter()
+            .copied()
+            .filter(|i| names.contains(&hidden(names[*i], LOW).as_str()))
             .collect();
-        let label_cols: Vec<usize> = (0..names.len())
-            .filter(|i| {
-                !with_ci.contains(i)
-                    && !names[*i].ends_with("_ci_low")
-                    && !names[*i].ends_with("_ci_high")
-            })
+        let label_cols: Vec<usize> = output
+            .iter()
+            .copied()
+            .filter(|i| !with_ci.contains(i))
             .collect();
-        // Per aggregate column: (name, value as f64, interval low, interval high), cast once.
+        // Per aggregate column: its name, value as f64, interval ends and range, cast once.
         let mut columns = Vec::new();
         for &c in &with_ci {
-            let value = datafusion::arrow::compute::cast(
-                b.column(c),
-                &datafusion::arrow::datatypes::DataType::Float64,
-            );
-            let lo = schema.index_of(&format!("{}_ci_low", names[c]));
-            let hi = schema.index_of(&format!("{}_ci_high", names[c]));
-            if let (Ok(value), Ok(lo), Ok(hi)) = (value, lo, hi) {
-                columns.push((names[c], value, b.column(lo).clone(), b.column(hi).clone()));
+            let float = |i: usize| {
+                datafusion::arrow::compute::cast(
+                    b.column(i),
+                    &datafusion::arrow::datatypes::DataType::Float64,
+                )
+                .ok()
+            };
+            let at = |which: &str| schema.index_of(&hidden(names[c], which)).ok();
+            if let (Some(v), Some(lo), Some(hi)) = (float(c), at(LOW), at(HIGH)) {
+                let range = at(RANGE).and_then(float);
+                columns.push((names[c], v, float(lo), float(hi), range));
             }
         }
         for row in 0..b.num_rows() {
@@ -170,32 +215,41 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                 .map(|c| array_value_to_string(b.column(*c), row).unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join("/");
-            for (name, v, l, h) in &columns {
-                let (v, l, h) = (
-                    v.as_primitive::<Float64Type>(),
-                    l.as_primitive::<Float64Type>(),
-                    h.as_primitive::<Float64Type>(),
-                );
-                if v.is_null(row) || l.is_null(row) || h.is_null(row) {
+            for (name, v, l, h, range) in &columns {
+                let get = |a: &Option<ArrayRef>| {
+                    let a = a.as_ref()?.as_primitive::<Float64Type>();
+                    (!a.is_null(row)).then(|| a.value(row))
+                };
+                let v = v.as_primitive::<Float64Type>();
+                if v.is_null(row) {
                     continue;
                 }
-                let (value, low, high) = (v.value(row), l.value(row), h.value(row));
+                let (Some(low), Some(high)) = (get(l), get(h)) else {
+                    continue;
+                };
+                let value = v.value(row);
+                let range = get(range);
                 let rel = if value == 0.0 {
                     f64::INFINITY
                 } else {
                     (high - low) / 2.0 / value.abs()
                 };
+                let reason = too_noisy_reason(value, low, high, range);
                 cells.push(CellAccuracy {
+                    row: row_base + row,
                     segment: segment.clone(),
                     column: name.to_string(),
                     value,
                     ci_low: low,
                     ci_high: high,
                     relative_half_width: rel,
-                    too_noisy: rel > TOO_NOISY_RELATIVE_HALF_WIDTH,
+                    declared_range: range,
+                    too_noisy: reason.is_some(),
+                    reason,
                 });
             }
         }
+        row_base += b.num_rows();
     }
     cells
 }

@@ -91,11 +91,16 @@ fn rewrite_call(f: &mut Function) -> Result<()> {
     };
     let (share, mechanism) = take_share(&mut list.args)?;
     if let Some(leading) = bounded
-        && let Some((lo, hi)) = take_bounds(&mut list.args, leading)?
+        && let Some((lo, hi, per_row)) = take_bounds(&mut list.args, leading)?
         && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(value))) = list.args.first_mut()
     {
         let x = std::mem::replace(value, Expr::value(Value::Null));
-        *value = simple_call(BOUNDS_UDF_NAME, vec![x, lo, hi]);
+        let mut args = vec![x, lo, hi];
+        // Only SUM's meaning changes: the other aggregates clamp every value anyway.
+        if per_row && name == "sum" {
+            args.push(Expr::value(Value::SingleQuotedString(PER_ROW.into())));
+        }
+        *value = simple_call(BOUNDS_UDF_NAME, args);
     }
     if share.is_some() || mechanism.is_some() {
         let weight = share.unwrap_or_else(|| Expr::value(Value::Number("1".into(), false)));
@@ -160,10 +165,14 @@ fn take_share(args: &mut Vec<FunctionArg>) -> Result<(Option<Expr>, Option<Expr>
     Ok((share, mechanism))
 }
 
+/// The fourth argument of `privagg_bounds` for per-row bounds.
+pub(crate) const PER_ROW: &str = "per_row";
+
 /// Removes the bounds after the `leading` ordinary arguments:
-/// `contribution_bounds_per_group => (lo, hi)` or `lo, hi`. `None` without
-/// bounds (or with a wrong arity, which DataFusion reports).
-fn take_bounds(args: &mut Vec<FunctionArg>, leading: usize) -> Result<Option<(Expr, Expr)>> {
+/// `contribution_bounds_per_group => (lo, hi)` or `lo, hi` (per group), or
+/// `contribution_bounds_per_row => (lo, hi)` (per row: `true`). `None`
+/// without bounds (or with a wrong arity, which DataFusion reports).
+fn take_bounds(args: &mut Vec<FunctionArg>, leading: usize) -> Result<Option<(Expr, Expr, bool)>> {
     let bounds = match &args[leading.min(args.len())..] {
         [] => return Ok(None),
         [arg] if named(arg).is_some() => {
@@ -185,7 +194,7 @@ fn take_bounds(args: &mut Vec<FunctionArg>, leading: usize) -> Result<Option<(Ex
                 }
             };
             match <[Expr; 2]>::try_from(pair) {
-                Ok([lo, hi]) => (lo, hi),
+                Ok([lo, hi]) => (lo, hi, name == "contribution_bounds_per_row"),
                 Err(_) => {
                     return Err(invalid(format!(
                         "`{name}` takes exactly two bounds: (lower, upper)"
@@ -196,7 +205,7 @@ fn take_bounds(args: &mut Vec<FunctionArg>, leading: usize) -> Result<Option<(Ex
         [
             FunctionArg::Unnamed(FunctionArgExpr::Expr(lo)),
             FunctionArg::Unnamed(FunctionArgExpr::Expr(hi)),
-        ] => (lo.clone(), hi.clone()),
+        ] => (lo.clone(), hi.clone(), false),
         _ => return Ok(None),
     };
     args.truncate(leading);

@@ -17,14 +17,8 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Projection};
 
 use crate::error::{Result, SqlError};
+use crate::hidden::{HIDDEN, HIGH, LOW, RANGE, hidden, is_hidden};
 use crate::release::ReleasedRow;
-
-const LOW: &str = "__privagg_ci_low";
-const HIGH: &str = "__privagg_ci_high";
-
-fn hidden(name: &str, which: &str) -> String {
-    format!("{name}{which}")
-}
 
 fn plan_error(e: impl std::fmt::Display) -> SqlError {
     SqlError::Execution(format!(
@@ -37,11 +31,13 @@ fn plan_error(e: impl std::fmt::Display) -> SqlError {
 type Qualified = (String, Option<String>);
 
 /// The released rows as a batch shaped like the aggregation's output, plus
-/// hidden interval columns for each aggregate.
+/// hidden interval and range columns for each aggregate (`ranges[i]`: the
+/// width of aggregate i's declared value range).
 fn released_batch(
     rows: &[ReleasedRow],
     schema: &DFSchemaRef,
     n_keys: usize,
+    ranges: &[Option<f64>],
 ) -> Result<(RecordBatch, Vec<Qualified>)> {
     let mut columns: Vec<ArrayRef> = Vec::new();
     let mut fields = Vec::new();
@@ -93,24 +89,32 @@ fn released_batch(
             ));
             columns.push(Arc::new(v));
         }
+        let range = ranges.get(i).copied().flatten();
+        fields.push(Field::new(
+            hidden(&format!("c{}", i + n_keys), RANGE),
+            DataType::Float64,
+            true,
+        ));
+        columns.push(Arc::new(Float64Array::from(vec![range; rows.len()])));
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(plan_error)?;
     Ok((batch, names))
 }
 
 /// Replaces the aggregation in `plan` with the released values and threads
-/// the interval columns up through every projection.
+/// the interval (and range) columns up through every projection.
 pub(crate) fn upper_plan(
     plan: &LogicalPlan,
     rows: &[ReleasedRow],
     n_keys: usize,
+    ranges: &[Option<f64>],
 ) -> Result<LogicalPlan> {
     let mut replaced = false;
     let out = plan
         .clone()
         .transform_up(|node| {
             if let LogicalPlan::Aggregate(agg) = &node {
-                let (batch, names) = released_batch(rows, &agg.schema, n_keys)
+                let (batch, names) = released_batch(rows, &agg.schema, n_keys, ranges)
                     .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
                 let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
                 let scan = LogicalPlanBuilder::scan(
@@ -127,7 +131,7 @@ pub(crate) fn upper_plan(
                     );
                 }
                 for (i, (_, field)) in agg.schema.iter().enumerate().skip(n_keys) {
-                    for which in [LOW, HIGH] {
+                    for which in HIDDEN {
                         exprs.push(
                             Expr::Column(Column::new(
                                 Some("__privagg_release"),
@@ -166,7 +170,7 @@ pub(crate) fn upper_plan(
                             _ => None,
                         };
                         let Some(source) = source else { continue };
-                        for which in [LOW, HIGH] {
+                        for which in HIDDEN {
                             let h = hidden(&source, which);
                             if input_names.contains(&h) {
                                 exprs.push(
@@ -198,7 +202,7 @@ pub(crate) fn finish(batches: Vec<RecordBatch>, with_intervals: bool) -> Result<
             let mut fields = Vec::new();
             let mut columns = Vec::new();
             for (i, f) in schema.fields().iter().enumerate() {
-                if f.name().ends_with(LOW) || f.name().ends_with(HIGH) {
+                if is_hidden(f.name()) {
                     continue;
                 }
                 fields.push(f.as_ref().clone());

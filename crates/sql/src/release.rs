@@ -104,7 +104,7 @@ pub(crate) fn release_groups(
                             return Err(SqlError::Execution("the unit count is missing".into()));
                         };
                         // Drawn once: this noisy count decides and is released.
-                        let noisy = c.noise.release_integer(*exact, rng);
+                        let noisy = c.noise.release_integer(*exact, rng)?;
                         if !(g.units > shift && noisy - i128::from(shift) >= *threshold) {
                             continue;
                         }

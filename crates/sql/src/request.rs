@@ -252,6 +252,12 @@ fn bounding(engine: &Engine, prepared: &Prepared) -> Vec<String> {
             )
         });
     }
+    out.extend(
+        prepared
+            .aggregates
+            .iter()
+            .filter_map(|a| a.call.aggregate.bounding(&a.call, &unit, rows)),
+    );
     out
 }
 

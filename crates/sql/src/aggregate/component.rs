@@ -8,12 +8,13 @@
 
 use num_rational::BigRational;
 use privagg_noise::{
-    ConfidenceInterval, Delta, Epsilon, GaussianMechanism, Grid, L1Sensitivity, L2Sensitivity,
-    LaplaceMechanism, PrivacyLoss, Rho, SecureRng,
+    ConfidenceInterval, ExponentialQuantile, GaussianMechanism, Grid, L1Sensitivity, L2Sensitivity,
+    LaplaceMechanism, PrivacyLoss, SecureRng,
 };
 use serde::Serialize;
 
 use super::AggCall;
+pub(crate) use super::share::Share;
 use crate::error::{Result, rejected};
 use crate::udf::lattice_value;
 
@@ -31,6 +32,9 @@ pub enum ComponentKind {
     NormalizedSquares,
     /// Noisy counts of a quantile tree (fixed point, `WEIGHT_SCALE` per row).
     QuantileTree,
+    /// A quantile chosen by the exponential mechanism from the same leaf
+    /// weights (no noisy sum: `Noise::Exponential`).
+    ExponentialQuantile,
 }
 
 /// Contribution bounds of a query.
@@ -42,85 +46,6 @@ pub struct Contribution {
     pub max_rows: u32,
 }
 
-/// An aggregate's part of the query's budget, which also says the noise
-/// its components get.
-#[derive(Clone, Debug)]
-pub(crate) enum Share {
-    /// ε-DP: integer Laplace noise, ε split over the components.
-    Laplace(Epsilon),
-    /// ρ-zCDP: discrete Gaussian noise, ρ split over the components; `delta`
-    /// only states each component's loss as (ε, δ).
-    Gaussian {
-        /// The aggregate's ρ.
-        rho: Rho,
-        /// δ of the (ε, δ) statement.
-        delta: Delta,
-    },
-    /// ρ-zCDP, but Laplace noise (`mechanism => 'laplace'` in a zCDP
-    /// query): ε with ε²/2 ≤ ρ.
-    LaplaceRho(Rho),
-}
-
-impl Share {
-    /// `self / n`, for each of an aggregate's `n` components.
-    pub(super) fn split(&self, n: usize) -> Result<Share> {
-        let n = BigRational::from_integer(n.into());
-        Ok(match self {
-            Share::Laplace(e) => Share::Laplace(
-                Epsilon::from_ratio(e.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
-            ),
-            Share::Gaussian { rho, delta } => Share::Gaussian {
-                rho: Rho::from_ratio(rho.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
-                delta: delta.clone(),
-            },
-            Share::LaplaceRho(rho) => Share::LaplaceRho(
-                Rho::from_ratio(rho.as_ratio() / n).map_err(|e| rejected(e.to_string()))?,
-            ),
-        })
-    }
-
-    /// The ε of a Laplace-only component (a quantile tree) within this
-    /// share: ε itself, or under ρ-zCDP the largest ε with ε²/2 ≤ ρ (pure
-    /// ε-DP is ε²/2-zCDP, Bun & Steinke 2016, Prop. 1.4).
-    pub(super) fn laplace_epsilon(&self) -> Result<Epsilon> {
-        match self {
-            Share::Laplace(e) => Ok(e.clone()),
-            Share::Gaussian { rho, .. } | Share::LaplaceRho(rho) => {
-                let two = BigRational::from_integer(2.into());
-                let mut eps = (2.0_f64 * rho.to_f64()).sqrt();
-                for _ in 0..64 {
-                    if let Ok(e) = Epsilon::new(eps)
-                        && e.as_ratio() * e.as_ratio() / &two <= *rho.as_ratio()
-                    {
-                        return Ok(e);
-                    }
-                    eps *= 1.0 - 1e-12;
-                }
-                Err(rejected(format!("no epsilon fits rho {rho}")))
-            }
-        }
-    }
-
-    /// The noise scale (Laplace b, Gaussian σ) for a sum to which a unit adds
-    /// at most `bound` (value units) in each of `k` groups: where the grid
-    /// of a real-valued component is chosen.
-    fn scale(&self, k: f64, bound: f64) -> f64 {
-        match self {
-            Share::Laplace(e) => k * bound / e.to_f64(),
-            Share::Gaussian { rho, .. } => k.sqrt() * bound / (2.0_f64 * rho.to_f64()).sqrt(),
-            Share::LaplaceRho(rho) => k * bound / (2.0_f64 * rho.to_f64()).sqrt(),
-        }
-    }
-
-    /// Its ρ, when it is a zCDP share.
-    pub(crate) fn rho(&self) -> Option<&Rho> {
-        match self {
-            Share::Laplace(_) => None,
-            Share::Gaussian { rho, .. } | Share::LaplaceRho(rho) => Some(rho),
-        }
-    }
-}
-
 /// The noise of one component.
 #[derive(Clone, Debug)]
 pub enum Noise {
@@ -128,6 +53,8 @@ pub enum Noise {
     Laplace(LaplaceMechanism),
     /// Discrete Gaussian, calibrated to ρ for the L2 sensitivity.
     Gaussian(GaussianMechanism),
+    /// The exponential mechanism of a percentile: it chooses, it adds no noise.
+    Exponential(ExponentialQuantile),
 }
 
 impl Noise {
@@ -136,6 +63,7 @@ impl Noise {
         match self {
             Noise::Laplace(_) => "discrete Laplace (exact, CKS20)",
             Noise::Gaussian(_) => "discrete Gaussian (exact, CKS20)",
+            Noise::Exponential(_) => "exponential mechanism (exact, rejection sampling)",
         }
     }
 
@@ -143,33 +71,45 @@ impl Noise {
     pub fn laplace(&self) -> Option<&LaplaceMechanism> {
         match self {
             Noise::Laplace(m) => Some(m),
-            Noise::Gaussian(_) => None,
+            Noise::Gaussian(_) | Noise::Exponential(_) => None,
         }
     }
 
-    /// Laplace `b` or Gaussian `σ`, in lattice units.
+    /// Laplace `b` or Gaussian `σ`, in lattice units (the exponential
+    /// mechanism's `b` of its point, in weight units).
     pub fn scale(&self) -> f64 {
         match self {
             Noise::Laplace(m) => m.scale(),
             Noise::Gaussian(m) => m.sigma(),
+            Noise::Exponential(m) => m.scale(),
         }
     }
 
-    /// Half-width at `confidence`, in lattice units.
-    pub fn half_width(&self, confidence: f64) -> privagg_noise::Result<f64> {
+    /// Half-width at `confidence`, in lattice units (not for the
+    /// exponential mechanism: its error is in ranks).
+    pub fn half_width(&self, confidence: f64) -> Result<f64> {
         match self {
-            Noise::Laplace(m) => m.half_width(confidence),
-            Noise::Gaussian(m) => m.half_width(confidence),
+            Noise::Laplace(m) => Ok(m.half_width(confidence)?),
+            Noise::Gaussian(m) => Ok(m.half_width(confidence)?),
+            Noise::Exponential(_) => Err(not_additive()),
         }
     }
 
     /// An exact lattice value plus noise.
-    pub fn release_integer(&self, exact: i128, rng: &mut SecureRng) -> i128 {
+    ///
+    /// # Errors
+    /// For the exponential mechanism, which adds no noise to a sum.
+    pub fn release_integer(&self, exact: i128, rng: &mut SecureRng) -> Result<i128> {
         match self {
-            Noise::Laplace(m) => m.release_integer(exact, rng),
-            Noise::Gaussian(m) => m.release_integer(exact, rng),
+            Noise::Laplace(m) => Ok(m.release_integer(exact, rng)),
+            Noise::Gaussian(m) => Ok(m.release_integer(exact, rng)),
+            Noise::Exponential(_) => Err(not_additive()),
         }
     }
+}
+
+fn not_additive() -> crate::error::SqlError {
+    rejected("internal: the exponential mechanism releases no noisy sum")
 }
 
 /// One noisy integer sum of the release.
@@ -199,12 +139,34 @@ impl Component {
         Ok(match &self.noise {
             Noise::Laplace(m) => m.privacy_loss(&self.sensitivity),
             Noise::Gaussian(m) => m.privacy_loss(&self.l2)?,
+            Noise::Exponential(m) => m.privacy_loss(),
         })
     }
 
     /// Expected half-width at `confidence`, in value units.
     pub fn half_width(&self, confidence: f64) -> Result<f64> {
         Ok(self.noise.half_width(confidence)? * self.grid.spacing())
+    }
+
+    /// For a percentile's component (a tree or the exponential mechanism),
+    /// the L1 bound on one unit's change of all groups' leaf weights: `k·L∞·W`.
+    #[cfg(test)]
+    pub(crate) fn leaf_weight_bound(&self) -> Option<i128> {
+        let d = self.sensitivity.to_f64() as i128;
+        match self.kind {
+            ComponentKind::QuantileTree => Some(d / i128::from(super::TREE_HEIGHT)),
+            ComponentKind::ExponentialQuantile => Some(d),
+            _ => None,
+        }
+    }
+
+    /// What `mechanism = auto` compares between accountings: the 95%
+    /// half-width, or for the exponential mechanism its 95% rank radius.
+    pub fn width_95(&self) -> Result<f64> {
+        match &self.noise {
+            Noise::Exponential(m) => Ok(m.rank_radius(0.95)?),
+            _ => self.half_width(0.95),
+        }
     }
 
     /// The noisy value (value units) of an exact lattice sum, and its
@@ -215,7 +177,7 @@ impl Component {
         confidence: f64,
         rng: &mut SecureRng,
     ) -> Result<(f64, ConfidenceInterval)> {
-        self.release_drawn(self.noise.release_integer(exact, rng), confidence)
+        self.release_drawn(self.noise.release_integer(exact, rng)?, confidence)
     }
 
     /// The value (value units) and interval of a lattice value already noised.

@@ -127,6 +127,14 @@ pub(super) fn min_max(xs: &[f64]) -> (f64, f64) {
 }
 
 impl DpAggregate for Mean {
+    fn bounding(&self, call: &AggCall, unit: &str, rows: u32) -> Option<String> {
+        super::clamped_values(call, unit, rows)
+    }
+
+    fn value_range(&self, call: &AggCall) -> Option<f64> {
+        super::bounds_width(call)
+    }
+
     fn calibrate(
         &self,
         call: &AggCall,

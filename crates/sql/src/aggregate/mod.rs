@@ -14,6 +14,7 @@ mod count_units;
 mod exprs;
 mod mean;
 mod percentile;
+mod share;
 mod sum;
 mod variance;
 
@@ -32,6 +33,9 @@ pub(crate) use exprs::literal_f64;
 #[cfg(test)]
 pub(crate) use percentile::TREE_HEIGHT;
 pub(crate) use percentile::{LEAF, WEIGHT};
+
+/// Column of a unit's row count per group in the bounded plan.
+pub(crate) const ROWS: &str = "__privagg_rows";
 
 /// How an aggregate is recognised: the tried order of every module's
 /// `recognise`. Registering an aggregate is one line here.
@@ -59,6 +63,9 @@ pub(crate) struct Call<'a> {
     pub value_is_unit: bool,
     /// All arguments as written.
     pub args: &'a [Expr],
+    /// Bounds given with `contribution_bounds_per_row` (SUM: clamp each
+    /// row, not the unit's total).
+    pub per_row_bounds: bool,
 }
 
 /// The aggregate a call names, if any module recognises it.
@@ -247,4 +254,34 @@ pub(crate) trait DpAggregate: std::fmt::Debug + Send + Sync {
 
     /// Expected accuracy, for explain.
     fn explain(&self, plan: &AggregatePlan) -> Result<Explained>;
+
+    /// The width of the range every value of the statistic lies in, from the
+    /// declared bounds (public); `None` when unbounded (counts, sums). The
+    /// "too noisy" rule compares intervals with it.
+    fn value_range(&self, _call: &AggCall) -> Option<f64> {
+        None
+    }
+
+    /// What bounding does to its meaning, in words, for `unit` and L∞ =
+    /// `rows` (public parameters only); `None` when the query-level lines say it.
+    fn bounding(&self, _call: &AggCall, _unit: &str, _rows: u32) -> Option<String> {
+        None
+    }
+}
+
+/// The bounding line of a value aggregate: values clamped, a unit's values
+/// in a group reweighted to at most `rows` values' worth.
+pub(super) fn clamped_values(call: &AggCall, unit: &str, rows: u32) -> Option<String> {
+    let (lo, hi) = call.bounds?;
+    Some(format!(
+        "{}: each value clamped to [{lo}, {hi}]; a {unit} with more than {rows} value(s) in a group has them down-weighted to {rows} values' worth",
+        call.label
+    ))
+}
+
+/// The width of `[lower, upper]` of a call with bounds.
+pub(super) fn bounds_width(call: &AggCall) -> Option<f64> {
+    call.bounds
+        .map(|(lo, hi)| hi - lo)
+        .filter(|w| w.is_finite() && *w > 0.0)
 }

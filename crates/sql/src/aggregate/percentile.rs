@@ -21,7 +21,8 @@ use datafusion::functions_window::expr_fn::dense_rank;
 use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, col, lit, try_cast, when};
 use privagg_noise::{
-    Grid, L1Sensitivity, L2Sensitivity, LaplaceMechanism, QuantileTree, RankRadii, SecureRng,
+    ExponentialQuantile, Grid, L1Sensitivity, L2Sensitivity, LaplaceMechanism, QuantileTree,
+    RankRadii, SecureRng,
 };
 
 use num_rational::BigRational;
@@ -39,6 +40,9 @@ use crate::udf::Leaf;
 pub(crate) const TREE_HEIGHT: u32 = 4;
 /// Branching factor of the quantile trees (16^4 = 65,536 leaves).
 pub(crate) const TREE_BRANCHING: u64 = 16;
+/// Leaves per bin of the exponential mechanism (65,536 leaves → 4,096 bins:
+/// fewer candidates, a tighter interval, a resolution of 1/4,096 of the range).
+pub(crate) const BINS_PER_CHOICE: u64 = 16;
 /// Fixed-point scale of quantile-tree counts: a unit's rows in a group weigh
 /// at most `max_rows · WEIGHT_SCALE` in total (reweighted, floored).
 pub(crate) const WEIGHT_SCALE: i64 = 1024;
@@ -78,6 +82,14 @@ fn named(name: &str) -> Expr {
 }
 
 impl DpAggregate for Percentile {
+    fn bounding(&self, call: &AggCall, unit: &str, rows: u32) -> Option<String> {
+        super::clamped_values(call, unit, rows)
+    }
+
+    fn value_range(&self, call: &AggCall) -> Option<f64> {
+        super::bounds_width(call)
+    }
+
     fn calibrate(
         &self,
         call: &AggCall,
@@ -98,10 +110,37 @@ impl DpAggregate for Percentile {
         let l2 = L2Sensitivity::from_squared(BigRational::from_integer(
             num_bigint::BigInt::from(per_group) * per_group * levels * b.max_groups,
         ))?;
-        // The tree's release needs Laplace noise; under ρ-zCDP it gets the ε
-        // with ε²/2 ≤ its ρ.
-        let mechanism =
-            LaplaceMechanism::calibrate_integer(&share.laplace_epsilon()?, &sensitivity)?;
+        // Both need ε-DP; under ρ-zCDP they get the ε with ε²/2 ≤ their ρ.
+        let epsilon = share.laplace_epsilon()?;
+        let mechanism = LaplaceMechanism::calibrate_integer(&epsilon, &sensitivity)?;
+        // The exponential mechanism reads the same leaf weights, in bins of
+        // `BINS_PER_CHOICE` leaves: a unit changes them by at most k·L∞·W (L1).
+        let weight_bound = u64::try_from(i128::from(b.max_groups) * per_group)
+            .map_err(|_| rejected(format!("{}: contribution bounds too large", call.label)))?;
+        let exponential = ExponentialQuantile::new(
+            lo,
+            hi,
+            tree.leaf_count() / BINS_PER_CHOICE,
+            self.p,
+            &epsilon,
+            weight_bound,
+        )
+        .map_err(|e| rejected(format!("{}: {e}", call.label)))?;
+        // The rule: the mechanism whose interval ends are nearer the
+        // quantile's rank at 95% (public parameters only).
+        let tree_radius = tree.rank_radii(&mechanism, 0.95)?.rank_radius(self.p);
+        if exponential.rank_radius(0.95)? <= tree_radius {
+            return Ok(vec![Component {
+                kind: ComponentKind::ExponentialQuantile,
+                noise: Noise::Exponential(exponential),
+                grid: Grid::UNIT,
+                sensitivity: L1Sensitivity::new(at_least(i128::from(weight_bound)))?,
+                l2,
+                clamp: None,
+                tree: Some(tree),
+                column: column("tree"),
+            }]);
+        }
         Ok(vec![Component {
             kind: ComponentKind::QuantileTree,
             noise: Noise::Laplace(mechanism),
@@ -209,6 +248,12 @@ impl DpAggregate for Percentile {
         plan: &'a AggregatePlan,
         confidence: f64,
     ) -> Result<Box<dyn GroupRelease + 'a>> {
+        if let Some(mechanism) = exponential_of(plan) {
+            return Ok(Box::new(ExponentialRelease {
+                mechanism,
+                confidence,
+            }));
+        }
         let (tree, mechanism) = tree_of(plan)?;
         // Interval radii depend only on public parameters: once per aggregate.
         let radii = tree.rank_radii(mechanism, confidence)?;
@@ -221,14 +266,30 @@ impl DpAggregate for Percentile {
     }
 
     fn explain(&self, plan: &AggregatePlan) -> Result<Explained> {
-        let (tree, mechanism) = tree_of(plan)?;
-        // A quantile tree counts rows (fixed point); its output's error is
-        // in ranks: rows of the group.
+        // Both count rows in fixed point; the output's error is in ranks:
+        // rows of the group.
         let rows = WEIGHT_SCALE as f64;
-        let node = mechanism.half_width(0.95)? / rows;
-        let radius = tree.rank_radii(mechanism, 0.95)?.rank_radius(self.p) / rows;
+        let (component, radius) = match exponential_of(plan) {
+            Some(m) => (
+                (
+                    format!("{} (exponential mechanism scale, rows)", plan.call.label),
+                    m.scale() / rows,
+                ),
+                m.rank_radius(0.95)? / rows,
+            ),
+            None => {
+                let (tree, mechanism) = tree_of(plan)?;
+                (
+                    (
+                        format!("{} (tree node, rows)", plan.call.label),
+                        mechanism.half_width(0.95)? / rows,
+                    ),
+                    tree.rank_radii(mechanism, 0.95)?.rank_radius(self.p) / rows,
+                )
+            }
+        };
         Ok(Explained {
-            components: vec![(format!("{} (tree node, rows)", plan.call.label), node)],
+            components: vec![component],
             output: OutputAccuracy {
                 aggregate: plan.call.label.clone(),
                 half_width: None,
@@ -251,6 +312,35 @@ fn tree_of(plan: &AggregatePlan) -> Result<(&QuantileTree, &LaplaceMechanism)> {
         .first()
         .and_then(|c| Some((c.tree.as_ref()?, c.noise.laplace()?)))
         .ok_or_else(|| rejected(format!("{}: internal: no quantile tree", plan.call.label)))
+}
+
+fn exponential_of(plan: &AggregatePlan) -> Option<&ExponentialQuantile> {
+    match plan.components.first().map(|c| &c.noise) {
+        Some(Noise::Exponential(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// The exponential mechanism's release: the leaf weights merged into its
+/// bins (docs/privacy/exponential_quantile.md).
+struct ExponentialRelease<'a> {
+    mechanism: &'a ExponentialQuantile,
+    confidence: f64,
+}
+
+impl GroupRelease for ExponentialRelease<'_> {
+    fn release(&self, group: &GroupInput<'_>, rng: &mut SecureRng) -> Result<Released> {
+        let bins: Vec<(u64, u64)> = group
+            .leaves
+            .unwrap_or(&[])
+            .iter()
+            .map(|(leaf, w)| (leaf / BINS_PER_CHOICE, *w))
+            .collect();
+        let e = self
+            .mechanism
+            .release(&bins, WEIGHT_SCALE as u64, self.confidence, rng)?;
+        Ok((Some(e.value), Some(e.interval)))
+    }
 }
 
 struct PercentileRelease<'a> {

@@ -42,6 +42,16 @@ pub(super) fn recognise(call: &Call<'_>) -> Option<Result<Arc<dyn DpAggregate>>>
 }
 
 impl DpAggregate for Variance {
+    fn bounding(&self, call: &AggCall, unit: &str, rows: u32) -> Option<String> {
+        super::clamped_values(call, unit, rows)
+    }
+
+    /// A variance of values in `[L, U]` is at most `(U − L)²/4`, its root `(U − L)/2`.
+    fn value_range(&self, call: &AggCall) -> Option<f64> {
+        let w = super::bounds_width(call)? / 2.0;
+        Some(if self.root { w } else { w * w })
+    }
+
     fn calibrate(
         &self,
         call: &AggCall,

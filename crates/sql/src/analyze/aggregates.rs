@@ -71,7 +71,10 @@ fn strip_share(arg: &Expr) -> Result<(Expr, f64, Option<Mechanism>)> {
 }
 
 /// Splits `privagg_bounds(x, lo, hi)` into `x` and its bounds.
-fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
+/// An aggregate's value, its explicit bounds and whether they are per row.
+type Bounded = (Expr, Option<(f64, f64)>, bool);
+
+fn strip_bounds(arg: &Expr) -> Result<Bounded> {
     let inner = match arg {
         Expr::Cast(c) => &*c.expr,
         other => other,
@@ -79,8 +82,14 @@ fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
     if let Expr::ScalarFunction(f) = inner
         && f.func.name() == BOUNDS_UDF_NAME
     {
-        let [x, lo, hi] = f.args.as_slice() else {
-            return Err(rejected("bounds take two values: (lower, upper)"));
+        let (x, lo, hi, per_row) = match f.args.as_slice() {
+            [x, lo, hi] => (x, lo, hi, false),
+            [x, lo, hi, Expr::Literal(ScalarValue::Utf8(Some(m)), _)]
+                if m == crate::named_args::PER_ROW =>
+            {
+                (x, lo, hi, true)
+            }
+            _ => return Err(rejected("bounds take two values: (lower, upper)")),
         };
         let (Some(lo), Some(hi)) = (literal_f64(lo), literal_f64(hi)) else {
             return Err(rejected("contribution bounds must be number literals"));
@@ -101,9 +110,9 @@ fn strip_bounds(arg: &Expr) -> Result<(Expr, Option<(f64, f64)>)> {
             Expr::Cast(c) => (*c.expr).clone(),
             other => other.clone(),
         };
-        return Ok((x, Some((lo, hi))));
+        return Ok((x, Some((lo, hi)), per_row));
     }
-    Ok((arg.clone(), None))
+    Ok((arg.clone(), None, false))
 }
 
 /// Catalog bounds of a bare column of a private table.
@@ -153,13 +162,13 @@ pub(crate) fn describe_aggregate(
         return Err(rejected(format!("ORDER BY inside {name} is not supported")));
     }
     let first = params.args.first();
-    let (value, explicit, weight, mechanism) = match first {
+    let (value, explicit, per_row, weight, mechanism) = match first {
         Some(a) => {
             let (a, weight, mechanism) = strip_share(a)?;
-            let (v, b) = strip_bounds(&a)?;
-            (Some(v), b, weight, mechanism)
+            let (v, b, per_row) = strip_bounds(&a)?;
+            (Some(v), b, per_row, weight, mechanism)
         }
-        None => (None, None, 1.0, None),
+        None => (None, None, false, 1.0, None),
     };
     if weight != 1.0
         && let Some(v) = &value
@@ -173,11 +182,12 @@ pub(crate) fn describe_aggregate(
     }
     if let (Some(v), Some((lo, hi))) = (&value, explicit) {
         label = format!(
-            "{}({}, {}, {})",
+            "{}({}, {}, {}{})",
             name.to_uppercase(),
             v.human_display(),
             number(lo),
-            number(hi)
+            number(hi),
+            if per_row { " per row" } else { "" }
         );
     }
     let call = Call {
@@ -186,6 +196,7 @@ pub(crate) fn describe_aggregate(
         value: value.as_ref(),
         value_is_unit: matches!(&value, Some(Expr::Column(c)) if is_unit(c)),
         args: &params.args,
+        per_row_bounds: per_row,
     };
     let aggregate = match recognise(&call) {
         Some(recognised) => recognised?,

@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use super::fuzz_data::{Dataset, adversary, base};
 use super::grammar::{Generated, Grammar};
 use super::{Exact, exact_by_group, l1_difference, leaf_weights};
-use crate::aggregate::{ComponentKind, TREE_HEIGHT};
+
 use crate::engine::Engine;
 use crate::options::GroupSelection;
 use crate::prepare::Prepared;
@@ -58,7 +58,7 @@ async fn exact(ctx: &Engine, sql: &str, salt: i64) -> Result<ExactRun, String> {
         .aggregates
         .iter()
         .flat_map(|a| a.components.iter())
-        .filter(|c| c.kind != ComponentKind::QuantileTree)
+        .filter(|c| c.leaf_weight_bound().is_none())
         .map(|c| c.column.clone())
         .collect();
     let key_types = &prepared.analysis.key_types;
@@ -109,7 +109,7 @@ fn compare(q: &str, kind: Kind, a: &ExactRun, b: &ExactRun) -> usize {
         .aggregates
         .iter()
         .flat_map(|x| x.components.iter())
-        .filter(|c| c.kind != ComponentKind::QuantileTree);
+        .filter(|c| c.leaf_weight_bound().is_none());
     let mut cells = 0;
     for (i, c) in components.enumerate() {
         let diff = l1_difference(&column(&a.groups, i + 1), &column(&b.groups, i + 1));
@@ -127,9 +127,8 @@ fn compare(q: &str, kind: Kind, a: &ExactRun, b: &ExactRun) -> usize {
         .aggregates
         .iter()
         .flat_map(|x| x.components.iter())
-        .filter(|c| c.kind == ComponentKind::QuantileTree);
-    for (i, c) in trees.enumerate() {
-        let per_level = c.sensitivity.to_f64() as i128 / i128::from(TREE_HEIGHT);
+        .filter_map(|c| c.leaf_weight_bound());
+    for (i, per_level) in trees.enumerate() {
         let diff = l1_difference(&a.leaves[i], &b.leaves[i]);
         assert!(
             diff <= factor * per_level,

@@ -12,7 +12,6 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, S
 use datafusion::common::ScalarValue;
 use privagg_budget::MemoryLedger;
 
-use crate::aggregate::ComponentKind;
 use crate::aggregate::{LEAF, WEIGHT};
 use crate::bounded::UNITS;
 use crate::catalog::{Catalog, ColumnConfig, TableConfig};
@@ -210,7 +209,7 @@ async fn check_neighbours(d: &[Row], d_minus: &[Row], max_groups: u32, max_rows:
         .aggregates
         .iter()
         .flat_map(|a| a.components.iter())
-        .filter(|c| c.kind != ComponentKind::QuantileTree)
+        .filter(|c| c.leaf_weight_bound().is_none())
         .collect();
     let columns: Vec<String> = components.iter().map(|c| c.column.clone()).collect();
     let a = exact_by_group(&exact_full, &prepared.analysis.key_types, &columns);
@@ -239,9 +238,9 @@ async fn check_neighbours(d: &[Row], d_minus: &[Row], max_groups: u32, max_rows:
         .aggregates
         .iter()
         .flat_map(|a| a.components.iter())
-        .find(|c| c.kind == ComponentKind::QuantileTree)
-        .expect("tree");
-    let per_level = tree.sensitivity.to_f64() as i128 / i128::from(crate::aggregate::TREE_HEIGHT);
+        .find_map(|c| c.leaf_weight_bound())
+        .expect("a percentile");
+    let per_level = tree;
     let leaf_diff = l1_difference(
         &leaf_weights(&trees_full[0], &prepared.analysis.key_types),
         &leaf_weights(&trees_less[0], &prepared.analysis.key_types),
@@ -305,7 +304,7 @@ async fn rows_without_consent_change_no_pre_noise_value() {
         a.0.aggregates
             .iter()
             .flat_map(|x| x.components.iter())
-            .filter(|c| c.kind != ComponentKind::QuantileTree)
+            .filter(|c| c.leaf_weight_bound().is_none())
             .map(|c| c.column.clone())
             .collect();
     assert_eq!(

@@ -1,4 +1,4 @@
-//! `privagg_bounds(x, lower, upper)`: a marker for per-aggregate bounds.
+//! `privagg_bounds(x, lower, upper[, 'per_row'])`: a marker for per-aggregate bounds.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
@@ -38,10 +38,17 @@ impl ScalarUDFImpl for BoundsMarker {
         &self.signature
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 3 {
-            return datafusion::common::plan_err!("privagg_bounds takes (value, lower, upper)");
+        match arg_types.len() {
+            3 => Ok(vec![DataType::Float64; 3]),
+            // (value, lower, upper, 'per_row')
+            4 => Ok(vec![
+                DataType::Float64,
+                DataType::Float64,
+                DataType::Float64,
+                DataType::Utf8,
+            ]),
+            _ => datafusion::common::plan_err!("privagg_bounds takes (value, lower, upper)"),
         }
-        Ok(vec![DataType::Float64; 3])
     }
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Float64)

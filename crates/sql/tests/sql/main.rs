@@ -9,6 +9,7 @@ mod datasets;
 mod declared_schema;
 mod explain;
 mod gaussian;
+mod medians;
 mod reliability_fuzz;
 mod reliability_mutations;
 mod reliability_sql;

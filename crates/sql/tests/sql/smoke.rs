@@ -266,3 +266,45 @@ async fn a_comma_join_on_the_unit_is_a_unit_join() {
         );
     }
 }
+
+#[tokio::test]
+async fn per_row_bounds_clamp_each_row_and_per_group_bounds_the_total() {
+    // uid 1 has four rows of 10 in `a` (L∞ = 2), uid 2 one row of 5, uid 3 one
+    // row of 100 in `b`. Per row (0, 8): uid 1's rows clamp to 8, 32 over 4
+    // rows weighs 2 rows' worth = 16; a = 16 + 5 = 21, b = 8. Per group (0, 8):
+    // uid 1's total 40 clamps to 8; a = 8 + 5 = 13, b = 8.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "uid,seg,spend\n1,a,10\n1,a,10\n1,a,10\n1,a,10\n2,a,5\n3,b,100\n",
+    )
+    .expect("write");
+    let ctx = crate::common::context(&format!(
+        "[ledger]\npath = \"unused.db\"\n[[analysts]]\nname = \"alice\"\nepsilon = 1000.0\n\
+         [[tables]]\nname = \"t\"\npath = {:?}\nprivacy_unit = \"uid\"\n\
+         max_groups_contributed = 1\nmax_rows_per_group = 2\n\
+         [tables.columns.seg]\npublic_values = [\"a\", \"b\"]\n",
+        csv.display().to_string()
+    ))
+    .await;
+    let r = ctx
+        .query(
+            "alice",
+            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1000) seg, \
+             SUM(spend, contribution_bounds_per_row => (0, 8)) AS per_row, \
+             SUM(spend, contribution_bounds_per_group => (0, 8)) AS per_group \
+             FROM t GROUP BY seg ORDER BY seg",
+        )
+        .await
+        .expect("per-row bounds");
+    let per_row = crate::common::column_f64(&r.batches, "per_row");
+    let per_group = crate::common::column_f64(&r.batches, "per_group");
+    // Noise: scale k·B/ε_share = 16/500 (per row), 8/500: within ±1 here.
+    for (got, want) in per_row.iter().zip([21.0, 8.0]) {
+        assert!((got.expect("value") - want).abs() < 1.0, "per row: {per_row:?}");
+    }
+    for (got, want) in per_group.iter().zip([13.0, 8.0]) {
+        assert!((got.expect("value") - want).abs() < 1.0, "per group: {per_group:?}");
+    }
+}
