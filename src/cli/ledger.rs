@@ -67,7 +67,7 @@ pub fn run_budget(
                     "scope": b.scope.key(),
                     "limit": b.limit,
                     "spent": b.spent,
-                    "remaining": b.remaining(),
+                    "remaining": b.remaining_amounts(),
                     "implied_epsilon": b.implied_epsilon().map(|e| e.to_string()),
                 })
             })

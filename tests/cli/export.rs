@@ -340,6 +340,18 @@ fn the_report_of_a_global_query_speaks_of_no_segments() {
     ok(&["export", &job, "--out", out.to_str().expect("utf-8")]);
     let report = std::fs::read_to_string(out.join("REPORT.md")).expect("report");
     assert!(report.contains("The query has no GROUP BY"), "{report}");
+    // The unit is named, the AVG's coverage is stated as what it is (two
+    // noisy sums: at least 90% at 95%), and the flag rule includes the range.
+    assert!(
+        report.contains("privacy unit `customer_id`") && report.contains("(`customer_id`)"),
+        "{report}"
+    );
+    assert!(report.contains("at least 90%"), "{report}");
+    assert!(report.contains("declared"), "{report}");
+    assert!(
+        !report.contains("customers,    "),
+        "no run of spaces inside a sentence: {report}"
+    );
     assert!(
         !report.contains("threshold") && !report.contains("withheld to protect"),
         "{report}"

@@ -10,6 +10,7 @@ mod concurrency;
 mod demo;
 mod export;
 mod ledger;
+mod newcomer;
 mod output;
 mod query;
 mod reliability;

@@ -29,5 +29,5 @@ pub use filter::{admit, admit_all};
 pub use ledger::{ChargeRecord, ChargeRequest, Ledger, Receipt, Rejection};
 pub use memory::MemoryLedger;
 pub use schema::SCHEMA_VERSION;
-pub use scope::{Limit, PrivacyCost, Scope, ScopeBudget, Spent};
+pub use scope::{Limit, PrivacyCost, Remaining, Scope, ScopeBudget, Spent};
 pub use sqlite::{BUSY_TIMEOUT, LedgerOptions, SqliteLedger};

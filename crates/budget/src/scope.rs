@@ -192,6 +192,25 @@ pub struct Spent {
     pub rho: Amount,
 }
 
+/// What remains of a scope's limit, amount by amount (exact decimals; they
+/// serialise as strings, like every amount).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Remaining {
+    /// Under an (ε, δ) limit.
+    EpsilonDelta {
+        /// ε left.
+        epsilon: Amount,
+        /// δ left.
+        delta: Amount,
+    },
+    /// Under a ρ limit.
+    Zcdp {
+        /// ρ left.
+        rho: Amount,
+    },
+}
+
 /// A scope's limit, spend, and what remains.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ScopeBudget {
@@ -206,13 +225,24 @@ pub struct ScopeBudget {
 impl ScopeBudget {
     /// Remaining budget as text (`epsilon 0.3, delta 0.00001` or `rho 0.2`).
     pub fn remaining(&self) -> String {
+        match self.remaining_amounts() {
+            Remaining::EpsilonDelta { epsilon, delta } => {
+                format!("epsilon {epsilon}, delta {delta}")
+            }
+            Remaining::Zcdp { rho } => format!("rho {rho}"),
+        }
+    }
+
+    /// Remaining budget, amount by amount.
+    pub fn remaining_amounts(&self) -> Remaining {
         match self.limit {
-            Limit::EpsilonDelta { epsilon, delta } => format!(
-                "epsilon {}, delta {}",
-                epsilon.saturating_sub(self.spent.epsilon),
-                delta.saturating_sub(self.spent.delta)
-            ),
-            Limit::Zcdp { rho, .. } => format!("rho {}", rho.saturating_sub(self.spent.rho)),
+            Limit::EpsilonDelta { epsilon, delta } => Remaining::EpsilonDelta {
+                epsilon: epsilon.saturating_sub(self.spent.epsilon),
+                delta: delta.saturating_sub(self.spent.delta),
+            },
+            Limit::Zcdp { rho, .. } => Remaining::Zcdp {
+                rho: rho.saturating_sub(self.spent.rho),
+            },
         }
     }
 

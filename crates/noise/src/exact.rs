@@ -126,6 +126,12 @@ pub fn is_integer(r: &BigRational) -> bool {
     r.denom().is_one() || r.numer().is_zero()
 }
 
+/// A rational as text: its exact decimal when it has one (`0.6`), else
+/// `numerator/denominator` (`1/3`); never a rounded float.
+pub fn exact_text(r: &BigRational) -> String {
+    crate::params::display_ratio(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

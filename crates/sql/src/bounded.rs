@@ -36,7 +36,7 @@ fn call(udf: impl datafusion::logical_expr::ScalarUDFImpl + 'static, args: Vec<E
 }
 
 fn fail(e: datafusion::error::DataFusionError) -> crate::error::SqlError {
-    rejected(crate::syntax::clean(&e.to_string()))
+    rejected(crate::messages::engine_message(&e.to_string()))
 }
 
 fn named(name: &str) -> Expr {

@@ -64,7 +64,7 @@ pub(crate) async fn run_empty(
 pub(crate) fn dry_run_failed(stage: &str, message: &str) -> SqlError {
     rejected(format!(
         "{stage} fails for any data, so nothing was charged: {}",
-        one_line(&clean(message))
+        crate::messages::engine_message(&one_line(&clean(message)))
     ))
 }
 

@@ -24,6 +24,7 @@ mod executor;
 mod hidden;
 pub mod infer;
 pub mod ledger;
+mod messages;
 mod metadata;
 mod named_args;
 pub mod options;

@@ -96,10 +96,22 @@ pub struct ColumnNoise {
     pub scale: f64,
     /// Grid spacing of released values.
     pub granularity: f64,
-    /// Its ε (for a Gaussian component: at the query's noise δ).
-    pub epsilon: f64,
-    /// Its ρ (zCDP), when its noise is Gaussian.
-    pub rho: Option<f64>,
+    /// Its ε (for a Gaussian component: at the query's noise δ), as text:
+    /// the exact decimal when it has a short one, else rounded up.
+    pub epsilon: String,
+    /// Its ρ (zCDP), when its noise is Gaussian, likewise.
+    pub rho: Option<String>,
+}
+
+/// An amount as text: its exact decimal when it has one of at most 20
+/// characters (`0.6`), else the smallest f64 at least as large (`0.333…4`).
+fn amount_text(r: &num_rational::BigRational) -> String {
+    let exact = privagg_noise::exact::exact_text(r);
+    if exact.contains('/') || exact.len() > 20 {
+        format!("{:?}", privagg_noise::exact::to_f64_up(r))
+    } else {
+        exact
+    }
 }
 
 impl ColumnNoise {
@@ -111,11 +123,9 @@ impl ColumnNoise {
             mechanism: c.noise.name(),
             scale: c.noise.scale() * c.grid.spacing(),
             granularity: c.grid.spacing(),
-            epsilon: loss.epsilon_f64(),
+            epsilon: amount_text(loss.epsilon()),
             rho: match c.noise {
-                crate::aggregate::Noise::Gaussian(_) => {
-                    loss.rho().map(privagg_noise::exact::to_f64_up)
-                }
+                crate::aggregate::Noise::Gaussian(_) => loss.rho().map(amount_text),
                 crate::aggregate::Noise::Laplace(_) | crate::aggregate::Noise::Exponential(_) => {
                     None
                 }
@@ -252,4 +262,28 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
         row_base += b.num_rows();
     }
     cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::too_noisy_reason;
+
+    #[test]
+    fn the_flag_holds_the_value_and_the_declared_range() {
+        // The newcomer's one-row AVG: ±50% of the value, but the whole range.
+        assert_eq!(
+            too_noisy_reason(100.0, 0.0, 100.0, Some(100.0)).as_deref(),
+            Some("interval spans more than 50% of the declared range")
+        );
+        assert_eq!(too_noisy_reason(100.0, 0.0, 100.0, None), None);
+        assert_eq!(too_noisy_reason(100.0, 80.0, 120.0, Some(100.0)), None);
+        assert_eq!(
+            too_noisy_reason(10.0, 0.0, 30.0, Some(1000.0)).as_deref(),
+            Some("interval wider than ±50% of the value")
+        );
+        assert_eq!(
+            too_noisy_reason(0.0, -1.0, 1.0, None).as_deref(),
+            Some("the value is 0")
+        );
+    }
 }

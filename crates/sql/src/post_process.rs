@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::Float64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::default_table_source::provider_as_source;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -192,6 +193,20 @@ pub(crate) fn upper_plan(
     Ok(out)
 }
 
+/// An interval end in its value's number type: an integer value (a count)
+/// gets integer ends, rounded outward (the low end down, the high end up), so
+/// the interval still holds every integer it held; other values keep `Float64`.
+fn interval_column(end: &ArrayRef, value: &DataType, which: &str) -> Result<(DataType, ArrayRef)> {
+    if !value.is_integer() {
+        return Ok((DataType::Float64, Arc::clone(end)));
+    }
+    let floats = cast(end, &DataType::Float64).map_err(plan_error)?;
+    let floats = floats.as_primitive::<Float64Type>();
+    let rounded: Float64Array = floats.unary(|x| if which == LOW { x.floor() } else { x.ceil() });
+    let column = cast(&rounded, value).map_err(plan_error)?;
+    Ok((value.clone(), column))
+}
+
 /// Splits executed batches into the analyst's columns and, when asked,
 /// `<col>_ci_low` / `<col>_ci_high` columns after each aggregate column.
 pub(crate) fn finish(batches: Vec<RecordBatch>, with_intervals: bool) -> Result<Vec<RecordBatch>> {
@@ -212,12 +227,9 @@ pub(crate) fn finish(batches: Vec<RecordBatch>, with_intervals: bool) -> Result<
                 }
                 for (which, suffix) in [(LOW, "_ci_low"), (HIGH, "_ci_high")] {
                     if let Ok(j) = schema.index_of(&hidden(f.name(), which)) {
-                        fields.push(Field::new(
-                            format!("{}{suffix}", f.name()),
-                            DataType::Float64,
-                            true,
-                        ));
-                        columns.push(b.column(j).clone());
+                        let (ty, column) = interval_column(b.column(j), f.data_type(), which)?;
+                        fields.push(Field::new(format!("{}{suffix}", f.name()), ty, true));
+                        columns.push(column);
                     }
                 }
             }

@@ -122,7 +122,36 @@ fn planning_error(e: datafusion::error::DataFusionError) -> SqlError {
         let name = name.rsplit('.').next().unwrap_or(name);
         return SqlError::InvalidSql(format!("table '{name}' is not in the catalog"));
     }
-    SqlError::InvalidSql(message)
+    SqlError::InvalidSql(crate::messages::engine_message(&message))
+}
+
+/// `error` with a hint when the query names a column in single quotes (a
+/// string literal): the most common quoting mistake.
+async fn with_quoting_hint(
+    error: SqlError,
+    session: &SessionContext,
+    catalog: &Catalog,
+    sql: &str,
+) -> SqlError {
+    let names = catalog
+        .tables
+        .iter()
+        .map(|t| t.name.as_str())
+        .chain(catalog.public_tables.iter().map(|t| t.name.as_str()));
+    let mut columns = Vec::new();
+    for name in names {
+        if let Ok(provider) = session.table_provider(name).await {
+            columns.extend(provider.schema().fields().iter().map(|f| f.name().clone()));
+        }
+    }
+    let Some(hint) = crate::messages::quoting_hint(sql, &columns) else {
+        return error;
+    };
+    match error {
+        SqlError::InvalidSql(m) => SqlError::InvalidSql(format!("{m}; {hint}")),
+        SqlError::Rejected(m) => SqlError::Rejected(format!("{m}; {hint}")),
+        other => other,
+    }
 }
 
 /// Plans and checks a query, and calibrates everything, charging nothing.
@@ -136,11 +165,10 @@ pub(crate) async fn prepare(
     explain: bool,
 ) -> Result<Prepared> {
     let statement = crate::syntax::parse_checked(sql)?;
-    let plan = session
-        .state()
-        .statement_to_plan(statement)
-        .await
-        .map_err(planning_error)?;
+    let plan = match session.state().statement_to_plan(statement).await {
+        Ok(plan) => plan,
+        Err(e) => return Err(with_quoting_hint(planning_error(e), session, catalog, sql).await),
+    };
     // `FROM a, b WHERE a.unit = b.unit` is a cross join under a filter:
     // DataFusion's own rule turns the equalities into the join's condition,
     // so the analysis sees the inner join it means (and checks it like any).

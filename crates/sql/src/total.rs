@@ -35,7 +35,7 @@ use crate::error::{Result, rejected};
 use crate::udf::{TotalBinary, TotalFunction};
 
 fn fail(e: datafusion::error::DataFusionError) -> crate::error::SqlError {
-    rejected(crate::syntax::clean(&e.to_string()))
+    rejected(crate::messages::engine_message(&e.to_string()))
 }
 
 /// The total form of one (type-coerced) expression.

@@ -19,7 +19,7 @@ pub(super) fn call(
 
 /// A plan-building error, cleaned of DataFusion's noise.
 pub(super) fn fail(e: datafusion::error::DataFusionError) -> SqlError {
-    rejected(crate::syntax::clean(&e.to_string()))
+    rejected(crate::messages::engine_message(&e.to_string()))
 }
 
 /// An exact lattice integer literal.

@@ -110,6 +110,18 @@ pub(crate) fn analyze(plan: LogicalPlan, catalog: &Catalog, views: &Views) -> Re
         .iter()
         .map(|k| total_expr(k.clone(), &schema))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(Expr::Literal(constant, _)) = keys.iter().find(|k| matches!(k, Expr::Literal(..))) {
+        return Err(rejected(match constant {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => format!(
+                "GROUP BY '{s}': a string constant puts every row in one group; for the column write \"{s}\" (double quotes)"
+            ),
+            other => format!(
+                "GROUP BY {other}: a constant puts every row in one group; group by a column's name"
+            ),
+        }));
+    }
     for a in &mut aggregates {
         if let Some(v) = a.value.take() {
             a.value = Some(total_expr(v, &schema)?);
@@ -183,7 +195,7 @@ fn thread_unit(input: LogicalPlan, catalog: &Catalog, views: &Views) -> Result<L
             other => Ok(Transformed::yes(other.recompute_schema()?)),
         })
         .map(|t| t.data)
-        .map_err(|e| rejected(crate::syntax::clean(&e.to_string())))
+        .map_err(|e| rejected(crate::messages::engine_message(&e.to_string())))
 }
 
 fn filter_unit_not_null(input: LogicalPlan, unit: &Column) -> Result<LogicalPlan> {

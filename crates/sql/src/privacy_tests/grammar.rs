@@ -241,9 +241,7 @@ impl Grammar {
         let v = self.value(2);
         aggs.push(format!("AVG({v}, -10, 10)"));
         let v = self.value(2);
-        aggs.push(format!(
-            "SUM({v}, contribution_bounds_per_row => (-5, 20))"
-        ));
+        aggs.push(format!("SUM({v}, contribution_bounds_per_row => (-5, 20))"));
         aggs.push("PERCENTILE_CONT(t.x, 0.9, 0, 50)".to_string());
         if self.with_u {
             aggs.push("SUM(u.z)".to_string());

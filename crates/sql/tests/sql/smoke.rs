@@ -302,9 +302,15 @@ async fn per_row_bounds_clamp_each_row_and_per_group_bounds_the_total() {
     let per_group = crate::common::column_f64(&r.batches, "per_group");
     // Noise: scale k·B/ε_share = 16/500 (per row), 8/500: within ±1 here.
     for (got, want) in per_row.iter().zip([21.0, 8.0]) {
-        assert!((got.expect("value") - want).abs() < 1.0, "per row: {per_row:?}");
+        assert!(
+            (got.expect("value") - want).abs() < 1.0,
+            "per row: {per_row:?}"
+        );
     }
     for (got, want) in per_group.iter().zip([13.0, 8.0]) {
-        assert!((got.expect("value") - want).abs() < 1.0, "per group: {per_group:?}");
+        assert!(
+            (got.expect("value") - want).abs() < 1.0,
+            "per group: {per_group:?}"
+        );
     }
 }
