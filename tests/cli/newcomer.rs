@@ -15,7 +15,9 @@ fn visits_catalog(dir: &Path) -> PathBuf {
          [[tables]]\nname = \"visits\"\npath = \"{}\"\nprivacy_unit = \"VisitorId\"\n\
          max_groups_contributed = 3\nmax_rows_per_group = 1\n\
          [tables.columns.\"Money spent (euros)\"]\nlower = 0.0\nupper = 60.0\n\
-         [tables.columns.Day]\npublic_values = [1, 2, 3, 4, 5, 6, 7]\n",
+         [tables.columns.Day]\npublic_values = [1, 2, 3, 4, 5, 6, 7]\n\
+         [[tables]]\nname = \"again\"\npath = \"{}\"\nprivacy_unit = \"VisitorId\"\n",
+        data.display(),
         data.display()
     );
     let path = dir.join("privagg.toml");
@@ -191,6 +193,12 @@ fn the_sql_people_write_is_planned_as_meant() {
                  WHERE a.VisitorId = b.VisitorId GROUP BY a.Day";
     let (code, _, err) = run(&["explain", "--catalog", c, comma]);
     assert_eq!(code, Some(0), "{err}");
+    // A join of two private tables off their units names both of them.
+    refused(
+        &catalog,
+        "SELECT visits.Day, COUNT(*) AS n FROM visits JOIN again ON visits.Day = again.Day GROUP BY visits.Day",
+        &["'visits' and 'again'"],
+    );
     let per_row = "SELECT Day, SUM(\"Money spent (euros)\", contribution_bounds_per_row => (0, 40)) AS s \
                    FROM visits GROUP BY Day";
     let explain = ok(&["explain", "--catalog", c, per_row]);
