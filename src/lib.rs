@@ -20,6 +20,7 @@ pub use privagg_sql as sql;
 
 pub mod export;
 pub mod generate;
+pub mod html;
 
 /// The embedded API: an [`Engine`] shared by every caller, a [`Session`]
 /// per caller, and what a query returns.

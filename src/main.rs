@@ -10,7 +10,7 @@ mod demo;
 use cli::CliError;
 use cli::catalog::{TableEntry, run_catalog_add};
 use cli::export::{run_export, run_generate};
-use cli::ledger::{run_audit, run_budget};
+use cli::ledger::{run_audit, run_budget, run_budget_html};
 use cli::query::{Format, QueryArgs, output_format, run_explain, run_query};
 
 /// privagg — differentially private segment statistics.
@@ -111,8 +111,15 @@ enum Command {
         #[arg(long)]
         analyst: Option<String>,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "html")]
         json: bool,
+        /// Write an HTML page (spent and remaining per scope, spend over
+        /// time from the audit log) instead of the table.
+        #[arg(long)]
+        html: bool,
+        /// With --html: the file to write (else standard output).
+        #[arg(long, requires = "html")]
+        out: Option<PathBuf>,
     },
     /// Edit the catalog (the data owner's commands).
     Catalog {
@@ -273,7 +280,14 @@ fn run(cli: Cli) -> ExitCode {
             catalog,
             analyst,
             json,
-        } => run_budget(&catalog, analyst.as_deref(), json, &mut stdout),
+            html,
+            out,
+        } => match (html, out) {
+            (true, out) => {
+                run_budget_html(&catalog, analyst.as_deref(), out.as_deref(), &mut stdout)
+            }
+            (false, _) => run_budget(&catalog, analyst.as_deref(), json, &mut stdout),
+        },
         Command::Audit {
             catalog,
             action,

@@ -46,6 +46,37 @@ fn budgets(
         .collect()
 }
 
+/// `privagg budget --html [--out F]`: the budget page (spent and remaining
+/// per scope, spend over time from the audit log).
+///
+/// # Errors
+/// Catalog and ledger errors; the page's file cannot be written.
+pub fn run_budget_html(
+    catalog_path: &Path,
+    analyst: Option<&str>,
+    out_file: Option<&Path>,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let catalog = load(catalog_path)?;
+    let ledger = open_ledger(&catalog)?;
+    let budgets = budgets(&catalog, ledger.as_ref(), analyst)?;
+    let audit = match &ledger {
+        Some(l) => l.audit_log().map_err(SqlError::from)?,
+        None => Vec::new(),
+    };
+    let html = privagg::html::budget_page(&catalog_path.display().to_string(), &budgets, &audit)
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    match out_file {
+        Some(path) => {
+            privagg::export::write_atomically(path, html.as_bytes())
+                .map_err(|e| CliError::Other(format!("writing {}: {e}", path.display())))?;
+            writeln!(out, "wrote the budget page to {}", path.display())?;
+        }
+        None => out.write_all(html.as_bytes())?,
+    }
+    Ok(())
+}
+
 /// `privagg budget`: spent and remaining per scope.
 ///
 /// # Errors

@@ -81,6 +81,7 @@ pub fn output_format(
             Some("csv") => Ok(Format::Csv),
             Some("json") => Ok(Format::Json),
             Some("txt") => Ok(Format::Table),
+            Some("html" | "htm") => Ok(Format::Html),
             _ => Err(p.display().to_string()),
         }
     });
@@ -101,7 +102,7 @@ pub fn output_format(
         (None, None) => Ok(Format::Table),
         (None, Some(Ok(e))) => Ok(e),
         (None, Some(Err(path))) => Err(CliError::Usage(format!(
-            "--out {path}: cannot tell the format from the extension; use .parquet, .csv, .json or .txt, or give --format (nothing was charged)"
+            "--out {path}: cannot tell the format from the extension; use .parquet, .csv, .json, .html or .txt, or give --format (nothing was charged)"
         ))),
     }
 }
@@ -138,6 +139,32 @@ pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), Cli
                 .unwrap_or_else(Schema::empty);
             let format = args.format;
             buf = encode(&release.batches, &schema, format).map_err(|e| other(&e))?;
+        }
+        Format::Html => {
+            let m = &release.metadata;
+            let intro = privagg::html::Intro {
+                title: "Privacy and accuracy report: one query".into(),
+                what: "page".into(),
+                facts: vec![
+                    ("Analyst".into(), format!("`{}`", m.analyst)),
+                    (
+                        "Run".into(),
+                        privagg_budget::format_time_ms(privagg_budget::now_ms()),
+                    ),
+                    ("Ledger request".into(), format!("`{}`", m.request_id)),
+                ],
+                epsilon: m.epsilon.to_string(),
+                delta: m.delta.to_string(),
+                confidence: config.confidence,
+                remaining: m.remaining.clone(),
+            };
+            let section = privagg::html::ReleaseSection {
+                name: "query",
+                release: m,
+            };
+            buf = privagg::html::release_page(&intro, &[section])
+                .map_err(|e| other(&e))?
+                .into_bytes();
         }
         Format::Json => {
             let rows = json_rows(&release.batches).map_err(|e| other(&e))?;

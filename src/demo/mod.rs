@@ -95,6 +95,7 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
     };
     let mut remaining = Vec::new();
     let mut noisy = Vec::new();
+    let mut releases = Vec::new();
     for (title, sql) in QUESTIONS {
         let release = ctx.query_with(ANALYST, sql, config).await?;
         writeln!(out, "{title}")?;
@@ -113,6 +114,7 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
         writeln!(out, "{line}\n")?;
         noisy.extend(noisy_cells(m));
         remaining.clone_from(&m.remaining);
+        releases.push((title, release.metadata));
     }
     if noisy.is_empty() {
         writeln!(out, "No value above is too noisy to act on.")?;
@@ -130,6 +132,16 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
         spent.delta,
         remaining.join("; ")
     )?;
+    let pages = write_pages(&ctx, &generated.catalog, &releases, &remaining)?;
+    writeln!(
+        out,
+        "\nThe same as pages with charts: {}",
+        pages
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    )?;
     writeln!(
         out,
         "\nTry your own question (the ledger remembers what was spent):\n  \
@@ -137,4 +149,61 @@ pub async fn run(customers: u32, dir: &Path, out: &mut impl Write) -> Result<(),
         generated.catalog.display()
     )?;
     Ok(())
+}
+
+/// Writes the demo's pages beside its catalog: `report.html` (every release,
+/// with charts and the fairness panel) and `budget.html`.
+fn write_pages(
+    ctx: &Engine,
+    catalog: &Path,
+    releases: &[(&str, privagg_sql::ReleaseMetadata)],
+    remaining: &[String],
+) -> Result<Vec<PathBuf>, DemoError> {
+    let dir = catalog.parent().unwrap_or(Path::new("."));
+    let drawing = |e: privagg::html::HtmlError| DemoError::Io(std::io::Error::other(e.to_string()));
+    let scope = privagg_budget::Scope::Analyst(ANALYST.into());
+    let spent = ctx.ledger().spent(&scope).map_err(SqlError::from)?;
+    let intro = privagg::html::Intro {
+        title: "privagg demo: segment statistics of a synthetic shop".into(),
+        what: "page".into(),
+        facts: vec![
+            ("Analyst".into(), format!("`{ANALYST}`")),
+            ("Catalog".into(), format!("`{}`", catalog.display())),
+            (
+                "Run".into(),
+                privagg_budget::format_time_ms(privagg_budget::now_ms()),
+            ),
+        ],
+        epsilon: spent.epsilon.to_string(),
+        delta: spent.delta.to_string(),
+        confidence: CONFIDENCE,
+        remaining: remaining.to_vec(),
+    };
+    let sections: Vec<privagg::html::ReleaseSection<'_>> = releases
+        .iter()
+        .map(|(name, release)| privagg::html::ReleaseSection { name, release })
+        .collect();
+    let report = dir.join("report.html");
+    let page = privagg::html::release_page(&intro, &sections).map_err(drawing)?;
+    privagg::export::write_atomically(&report, page.as_bytes())?;
+    let limit = ctx
+        .catalog()
+        .analyst(ANALYST)
+        .map(|a| a.scope())
+        .transpose()
+        .map_err(SqlError::from)?;
+    let budgets: Vec<privagg_budget::ScopeBudget> = limit
+        .map(|(scope, limit)| privagg_budget::ScopeBudget {
+            scope,
+            limit,
+            spent,
+        })
+        .into_iter()
+        .collect();
+    let audit = ctx.ledger().audit_log().map_err(SqlError::from)?;
+    let budget = dir.join("budget.html");
+    let page = privagg::html::budget_page(&catalog.display().to_string(), &budgets, &audit)
+        .map_err(drawing)?;
+    privagg::export::write_atomically(&budget, page.as_bytes())?;
+    Ok(vec![report, budget])
 }

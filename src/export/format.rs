@@ -19,6 +19,9 @@ pub enum Format {
     Json,
     /// Apache Parquet (uncompressed).
     Parquet,
+    /// A self-contained HTML page with a chart per statistic (`privagg
+    /// query` only; an export always writes `report.html`).
+    Html,
 }
 
 impl Format {
@@ -29,6 +32,7 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Html => "html",
         }
     }
 }
@@ -46,6 +50,9 @@ pub enum EncodeError {
     /// JSON (re)encoding failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// The format needs more than the rows (an HTML page needs the release).
+    #[error("{0}")]
+    NeedsRelease(&'static str),
 }
 
 /// Encodes `batches` (all with `schema`) in `format`.
@@ -59,6 +66,9 @@ pub fn encode(
 ) -> Result<Vec<u8>, EncodeError> {
     match format {
         Format::Table => Ok(super::text::plain_table(batches).into_bytes()),
+        Format::Html => Err(EncodeError::NeedsRelease(
+            "an HTML page is drawn from the whole release: use html::release_page",
+        )),
         Format::Parquet => {
             let mut out = Vec::new();
             let mut w = ArrowWriter::try_new(&mut out, std::sync::Arc::new(schema.clone()), None)?;

@@ -164,6 +164,12 @@ impl Job {
                 }
                 (None, None, _) => None,
             };
+            if q.format == Some(Format::Html) {
+                return Err(at(format!(
+                    "{} = \"html\": an export writes report.html for the whole job; give each query parquet, csv or json",
+                    key("format")
+                )));
+            }
             queries.push(JobQuery {
                 name: q.name,
                 sql: q.sql,

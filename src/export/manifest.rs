@@ -82,7 +82,7 @@ impl Manifest {
             privagg_version: env!("CARGO_PKG_VERSION"),
             job: job.file.display().to_string(),
             analyst: job.analyst.clone(),
-            created: privagg_budget::format_time_ms(now_ms()),
+            created: privagg_budget::format_time_ms(privagg_budget::now_ms()),
             catalog: CatalogFingerprint {
                 path: job.catalog.display().to_string(),
                 sha256: fingerprint.to_string(),
@@ -101,13 +101,6 @@ impl Manifest {
             queries,
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
 
 /// The exact sum of decimal amounts (as the ledger charged them).

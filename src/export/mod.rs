@@ -10,6 +10,7 @@ mod manifest;
 mod progress;
 mod report;
 pub mod text;
+pub mod wording;
 
 use std::path::{Path, PathBuf};
 
@@ -68,7 +69,11 @@ pub struct ExportOptions {
 
 /// The files of an earlier export in `out` that this job would overwrite.
 fn earlier_results(out: &Path, job: &Job) -> Vec<PathBuf> {
-    let mut names = vec!["manifest.json".to_string(), "REPORT.md".to_string()];
+    let mut names = vec![
+        "manifest.json".to_string(),
+        "REPORT.md".to_string(),
+        "report.html".to_string(),
+    ];
     names.extend(
         job.queries
             .iter()
@@ -180,6 +185,11 @@ pub async fn run(
     })?;
     write(&out.join("manifest.json"), &json)?;
     write(&out.join("REPORT.md"), report::render(&manifest).as_bytes())?;
+    let html = report::render_html(&manifest).map_err(|e| ExportError::Write {
+        path: out.join("report.html"),
+        detail: e.to_string(),
+    })?;
+    write(&out.join("report.html"), html.as_bytes())?;
     bar.finish();
     Ok(ExportSummary {
         out: out.to_path_buf(),

@@ -3,11 +3,47 @@
 
 use std::fmt::Write;
 
-use privagg_sql::GroupSelection;
-use privagg_sql::{TOO_NOISY_RANGE_FRACTION, TOO_NOISY_RELATIVE_HALF_WIDTH};
-
 use super::manifest::Manifest;
 use super::text::number;
+use super::wording;
+
+/// Renders `report.html`: the same facts as `REPORT.md`, with a chart per
+/// statistic and the fairness panel.
+///
+/// # Errors
+/// [`crate::html::HtmlError`] if a chart cannot be drawn.
+pub fn render_html(m: &Manifest) -> Result<String, crate::html::HtmlError> {
+    let intro = crate::html::Intro {
+        title: format!("Privacy and accuracy report: export job {}", m.job),
+        what: "export".into(),
+        facts: vec![
+            ("Export job".into(), format!("`{}`", m.job)),
+            ("Analyst".into(), format!("`{}`", m.analyst)),
+            (
+                "Run".into(),
+                format!("{} (privagg {})", m.created, m.privagg_version),
+            ),
+            (
+                "Catalog".into(),
+                format!("`{}` (SHA-256 `{}`)", m.catalog.path, m.catalog.sha256),
+            ),
+            ("Ledger request".into(), format!("`{}`", m.request_id)),
+        ],
+        epsilon: m.epsilon.clone(),
+        delta: m.delta.clone(),
+        confidence: m.confidence,
+        remaining: m.remaining.clone(),
+    };
+    let sections: Vec<crate::html::ReleaseSection<'_>> = m
+        .queries
+        .iter()
+        .map(|q| crate::html::ReleaseSection {
+            name: &q.name,
+            release: &q.release,
+        })
+        .collect();
+    crate::html::release_page(&intro, &sections)
+}
 
 /// Renders the report. Mentions suppression only in aggregate, public terms:
 /// how many groups were withheld is itself private and is never stated.
@@ -26,38 +62,14 @@ pub fn render(m: &Manifest) -> String {
         m.catalog.sha256,
         m.request_id
     );
-    let mut units: Vec<&str> = m
-        .queries
-        .iter()
-        .map(|q| q.release.privacy_unit.as_str())
-        .collect();
-    units.sort_unstable();
-    units.dedup();
-    let units = units
-        .iter()
-        .map(|u| format!("`{u}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let units = wording::units(m.queries.iter().map(|q| &q.release));
     let _ = writeln!(s, "## The guarantee\n");
     let _ = writeln!(
         s,
-        "Every number in this export is **differentially private at the level of one customer** \
-         — one value of the privacy unit {units}, with all its rows. The whole export cost ε = {} and δ = {} of the analyst's \
-         privacy budget, charged once before any data was read. In words: whether or not any one \
-         customer's data was used, the chance of producing these files changes by at most a factor \
-         of {:.2} (e^ε), except with probability at most δ. This holds for everything in the \
-         export together, and for anything computed from it later.\n",
-        m.epsilon,
-        m.delta,
-        m.epsilon.parse::<f64>().unwrap_or(f64::NAN).exp()
+        "{}\n",
+        wording::guarantee("export", &units, &m.epsilon, &m.delta)
     );
-    let _ = writeln!(
-        s,
-        "How this is achieved: customers who have not consented to analytics are never read; each \
-         customer's influence is bounded (a limited number of groups per query, a limited number of \
-         rows per group, values clamped to declared bounds); then exact random noise calibrated to \
-         that bound is added to every value. Numbers are therefore approximate by design.\n"
-    );
+    let _ = writeln!(s, "{}\n", wording::HOW_ACHIEVED);
     let _ = writeln!(s, "## What was released\n");
     let _ = writeln!(
         s,
@@ -85,52 +97,16 @@ pub fn render(m: &Manifest) -> String {
     let _ = writeln!(s, "## Reliability of each segment\n");
     let _ = writeln!(
         s,
-        "Each value has a {level:.0}% confidence interval (columns `<name>_ci_low` and \
-         `<name>_ci_high` in the files): the noise keeps the true value inside it {level:.0}% of \
-         the time for counts, sums and percentiles. An average's interval combines the intervals \
-         of a noisy sum and a noisy count, so it holds at least {:.0}% of the time (a variance's or \
-         standard deviation's, three noisy sums: at least {:.0}%); in practice more. A value is \
-         marked **not reliable** when it is 0, when the interval's half-width exceeds {:.0}% of the \
-         value, or when the interval spans more than {:.0}% of the range the statistic's declared \
-         bounds allow (averages, percentiles, variances): do not act on it (merge segments, widen \
-         the time range, or spend more budget).\n",
-        2.0 * level - 100.0,
-        3.0 * level - 200.0,
-        TOO_NOISY_RELATIVE_HALF_WIDTH * 100.0,
-        TOO_NOISY_RANGE_FRACTION * 100.0
+        "{}\n",
+        wording::reliability(
+            level,
+            " (columns `<name>_ci_low` and `<name>_ci_high` in the files)"
+        )
     );
     for q in &m.queries {
         let r = &q.release;
         let _ = writeln!(s, "### `{}`\n\n```sql\n{}\n```\n", q.name, r.sql.trim());
-        match r.group_selection {
-            _ if !r.grouped => {
-                let _ = writeln!(
-                    s,
-                    "The query has no GROUP BY: each statistic is one value over all customers \
-                     (`{}`), so there are no segments and nothing was withheld.\n",
-                    r.privacy_unit
-                );
-            }
-            GroupSelection::PublicGroups => {
-                let _ = writeln!(
-                    s,
-                    "Segments come from a published list: every listed segment is present, \
-                     including segments with no customers.\n"
-                );
-            }
-            _ => {
-                let _ = writeln!(
-                    s,
-                    "Segments found in the data were published only if a noisy count of their \
-                     customers passed a threshold{}. Smaller segments are withheld to protect \
-                     their members; how many were withheld is not reported, because that number \
-                     is itself private.\n",
-                    r.units_for_even_odds
-                        .map(|n| format!(" (about {n} customers give even odds)"))
-                        .unwrap_or_default()
-                );
-            }
-        }
+        let _ = writeln!(s, "{}\n", wording::segments(r));
         if r.accuracy.is_empty() {
             let _ = writeln!(
                 s,
@@ -177,17 +153,8 @@ pub fn render(m: &Manifest) -> String {
         );
     }
     let _ = writeln!(s, "## What this does not protect\n");
-    for line in LIMITATIONS {
+    for line in wording::LIMITATIONS {
         let _ = writeln!(s, "- {line}");
     }
     s
 }
-
-/// Honest limits of the guarantee, printed in every report.
-const LIMITATIONS: [&str; 5] = [
-    "Differential privacy protects individual customers, not groups: facts about a large segment as a whole are what is released, and they can be sensitive in themselves.",
-    "The guarantee is per customer as identified by the privacy unit. If one person has several customer ids, or a household shares one, the protection per person is weaker or shared accordingly.",
-    "The budget bounds what this analyst can learn in total; releases to other analysts are accounted separately (and by a per-table cap where the catalog sets one).",
-    "Declared bounds, public segment lists and the schema are public by assumption; values outside the bounds were clamped, which biases sums and averages when many customers exceed them.",
-    "Timing, file sizes and the fact that a query was run are not protected; the content of the files is.",
-];

@@ -9,6 +9,7 @@ mod common;
 mod concurrency;
 mod demo;
 mod export;
+mod html;
 mod ledger;
 mod newcomer;
 mod output;

@@ -22,7 +22,7 @@ mod sqlite;
 
 pub use amount::{Amount, DECIMALS, Rounding};
 pub use audit::{
-    AuditEntry, AuditVerification, Decision, GENESIS_HASH, format_time_ms, verify_chain,
+    AuditEntry, AuditVerification, Decision, GENESIS_HASH, format_time_ms, now_ms, verify_chain,
 };
 pub use error::BudgetError;
 pub use filter::{admit, admit_all};

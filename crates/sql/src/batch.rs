@@ -8,11 +8,12 @@ use privagg_noise::{Delta, Epsilon, SecureRng};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::ComponentKind;
 use crate::dry_run::{dry_run_failed, run_empty};
 use crate::engine::Engine;
 use crate::error::{Result, SqlError, rejected};
 use crate::exact::read_leaves;
-use crate::metadata::{Release, ReleaseMetadata, accuracy};
+use crate::metadata::{AggregateLabel, Release, ReleaseMetadata, accuracy};
 use crate::options::OptionValues;
 use crate::post_process::{finish, upper_plan};
 use crate::prepare::Prepared;
@@ -268,7 +269,15 @@ async fn execute(
 ) -> Result<Release> {
     let released =
         released_batches(engine, prepared, run.config.confidence, rng, Data::Private).await?;
-    let cells = accuracy(&released);
+    let labels: Vec<AggregateLabel> = prepared
+        .aggregates
+        .iter()
+        .map(|a| AggregateLabel {
+            label: a.call.label.clone(),
+            is_count: a.components.len() == 1 && a.components[0].kind == ComponentKind::Count,
+        })
+        .collect();
+    let cells = accuracy(&released, &labels);
     let with_ci = finish(released.clone(), true)?;
     let batches = if run.config.intervals {
         with_ci
@@ -288,6 +297,7 @@ async fn execute(
         mechanism: prepared.mechanism,
         max_groups_contributed: prepared.contribution.max_groups,
         privacy_unit: privacy_unit(engine, prepared),
+        bounding: crate::request::bounding(engine, prepared),
         max_rows_contributed: prepared.contribution.max_rows,
         grouped: !prepared.analysis.keys.is_empty(),
         group_selection: prepared.strategy,

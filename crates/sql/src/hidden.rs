@@ -8,8 +8,10 @@ pub(crate) const HIGH: &str = "__privagg_ci_high";
 /// The width of the range its statistic's values lie in (declared bounds),
 /// NULL when it has none (counts, sums): for the "too noisy" rule.
 pub(crate) const RANGE: &str = "__privagg_range";
+/// The index of the aggregate (in the query's order) an output column is.
+pub(crate) const AGGREGATE: &str = "__privagg_aggregate";
 /// The suffixes of the hidden columns that ride along with an aggregate.
-pub(crate) const HIDDEN: [&str; 3] = [LOW, HIGH, RANGE];
+pub(crate) const HIDDEN: [&str; 4] = [LOW, HIGH, RANGE, AGGREGATE];
 
 /// The hidden column `which` of output column `name`.
 pub(crate) fn hidden(name: &str, which: &str) -> String {

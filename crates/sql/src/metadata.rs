@@ -55,6 +55,9 @@ pub struct ReleaseMetadata {
     pub privacy_unit: String,
     /// Rows per unit and group.
     pub max_rows_contributed: u32,
+    /// What contribution bounding does to the statistics' meaning, in words
+    /// (public parameters only; as `explain` shows it).
+    pub bounding: Vec<String>,
     /// Whether the query has GROUP BY keys (without, there is one group of
     /// all units, and no group is ever selected or withheld).
     pub grouped: bool,
@@ -154,6 +157,10 @@ pub struct CellAccuracy {
     /// The width of the range the statistic's values lie in, from the
     /// declared bounds (`None` for counts and sums).
     pub declared_range: Option<f64>,
+    /// The aggregate the column releases, as written (`COUNT(*)`).
+    pub aggregate: String,
+    /// Whether it is a count (of rows, values or units): a segment's size.
+    pub is_count: bool,
     /// `true` when too noisy to act on.
     pub too_noisy: bool,
     /// Why it is too noisy, when it is.
@@ -183,10 +190,19 @@ pub fn too_noisy_reason(value: f64, low: f64, high: f64, range: Option<f64>) -> 
     }
 }
 
-/// Per-cell accuracy from released batches that carry the hidden interval
-/// and range columns (before `post_process::finish`).
-pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
-    use crate::hidden::{HIGH, LOW, RANGE, hidden, is_hidden};
+/// What the release of one aggregate says about itself, for its cells.
+pub(crate) struct AggregateLabel {
+    /// As written.
+    pub label: String,
+    /// A count (of rows, values or units).
+    pub is_count: bool,
+}
+
+/// Per-cell accuracy from released batches that carry the hidden interval,
+/// range and aggregate columns (before `post_process::finish`); `labels`
+/// by aggregate index.
+pub(crate) fn accuracy(batches: &[RecordBatch], labels: &[AggregateLabel]) -> Vec<CellAccuracy> {
+    use crate::hidden::{AGGREGATE, HIGH, LOW, RANGE, hidden, is_hidden};
     let mut cells = Vec::new();
     let mut row_base = 0;
     for b in batches {
@@ -216,7 +232,8 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
             let at = |which: &str| schema.index_of(&hidden(names[c], which)).ok();
             if let (Some(v), Some(lo), Some(hi)) = (float(c), at(LOW), at(HIGH)) {
                 let range = at(RANGE).and_then(float);
-                columns.push((names[c], v, float(lo), float(hi), range));
+                let aggregate = at(AGGREGATE).and_then(float);
+                columns.push((names[c], v, float(lo), float(hi), range, aggregate));
             }
         }
         for row in 0..b.num_rows() {
@@ -225,7 +242,7 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                 .map(|c| array_value_to_string(b.column(*c), row).unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join("/");
-            for (name, v, l, h, range) in &columns {
+            for (name, v, l, h, range, aggregate) in &columns {
                 let get = |a: &Option<ArrayRef>| {
                     let a = a.as_ref()?.as_primitive::<Float64Type>();
                     (!a.is_null(row)).then(|| a.value(row))
@@ -239,6 +256,7 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                 };
                 let value = v.value(row);
                 let range = get(range);
+                let label = get(aggregate).and_then(|i| labels.get(i as usize));
                 let rel = if value == 0.0 {
                     f64::INFINITY
                 } else {
@@ -254,6 +272,8 @@ pub(crate) fn accuracy(batches: &[RecordBatch]) -> Vec<CellAccuracy> {
                     ci_high: high,
                     relative_half_width: rel,
                     declared_range: range,
+                    aggregate: label.map(|l| l.label.clone()).unwrap_or_default(),
+                    is_count: label.is_some_and(|l| l.is_count),
                     too_noisy: reason.is_some(),
                     reason,
                 });

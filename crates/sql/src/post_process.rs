@@ -18,7 +18,7 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Projection};
 
 use crate::error::{Result, SqlError};
-use crate::hidden::{HIDDEN, HIGH, LOW, RANGE, hidden, is_hidden};
+use crate::hidden::{AGGREGATE, HIDDEN, HIGH, LOW, RANGE, hidden, is_hidden};
 use crate::release::ReleasedRow;
 
 fn plan_error(e: impl std::fmt::Display) -> SqlError {
@@ -97,6 +97,12 @@ fn released_batch(
             true,
         ));
         columns.push(Arc::new(Float64Array::from(vec![range; rows.len()])));
+        fields.push(Field::new(
+            hidden(&format!("c{}", i + n_keys), AGGREGATE),
+            DataType::Float64,
+            true,
+        ));
+        columns.push(Arc::new(Float64Array::from(vec![i as f64; rows.len()])));
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(plan_error)?;
     Ok((batch, names))

@@ -215,7 +215,7 @@ pub(crate) async fn explain(
 
 /// What bounding does to the statistics' meaning: public parameters only
 /// (the catalog's unit column, L0, L∞ and which aggregates count rows).
-fn bounding(engine: &Engine, prepared: &Prepared) -> Vec<String> {
+pub(crate) fn bounding(engine: &Engine, prepared: &Prepared) -> Vec<String> {
     let unit = prepared
         .analysis
         .private_tables
