@@ -261,6 +261,12 @@ fn a_killed_export_never_leaves_a_partial_file_under_a_final_name() {
                         .ends_with("the content of the files is.\n"),
                     "REPORT.md complete"
                 ),
+                Some("html") => assert!(
+                    std::fs::read_to_string(&path)
+                        .expect("read")
+                        .ends_with("</html>\n"),
+                    "report.html complete"
+                ),
                 Some("partial") => {} // a temporary name, never a final one
                 other => panic!("unexpected file {name} ({other:?})"),
             }
