@@ -12,6 +12,7 @@ use cli::catalog::{TableEntry, run_catalog_add};
 use cli::export::{run_export, run_generate};
 use cli::ledger::{run_audit, run_budget, run_budget_html};
 use cli::query::{Format, QueryArgs, output_format, run_explain, run_query};
+use cli::server::{ServeArgs, run_passwd, run_serve};
 
 /// privagg — differentially private segment statistics.
 ///
@@ -42,6 +43,7 @@ const EXAMPLES: &str = "Examples:
   privagg export job.toml --out exports/2026-11-30
   privagg budget --catalog shop/privagg.toml
   privagg audit --catalog shop/privagg.toml verify
+  echo \"$PW\" | privagg passwd --catalog shop/privagg.toml alice && privagg serve --catalog shop/privagg.toml
 
 Exit codes: 0 ok, 2 usage or catalog error, 3 query rejected, 4 budget exhausted, 1 anything else.
 Docs: docs/cli.md, docs/sql.md, docs/catalog.md, docs/export.md";
@@ -120,6 +122,40 @@ enum Command {
         /// With --html: the file to write (else standard output).
         #[arg(long, requires = "html")]
         out: Option<PathBuf>,
+    },
+    /// Serve DP SQL over the Postgres wire protocol (psql, BI tools, drivers);
+    /// analysts log in with SCRAM-SHA-256 as themselves (docs/server.md).
+    Serve {
+        /// The catalog file.
+        #[arg(long, default_value = "privagg.toml")]
+        catalog: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:5433")]
+        listen: std::net::SocketAddr,
+        /// The analysts' SCRAM verifiers [default: privagg-credentials.toml beside the catalog].
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        /// Connections served at once (more are refused with SQLSTATE 53300).
+        #[arg(long, default_value_t = 64)]
+        max_connections: usize,
+        /// Seconds a statement may run (57014 after; a charged query keeps its charge).
+        #[arg(long, default_value_t = 300)]
+        statement_timeout: u64,
+        /// Most rows sent per result.
+        #[arg(long, default_value_t = 100_000)]
+        max_rows: usize,
+    },
+    /// Set an analyst's password for `privagg serve` (read from standard
+    /// input; only a SCRAM-SHA-256 verifier is stored).
+    Passwd {
+        /// The catalog file (the analyst must be in it).
+        #[arg(long, default_value = "privagg.toml")]
+        catalog: PathBuf,
+        /// The credentials file [default: privagg-credentials.toml beside the catalog].
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        /// The analyst.
+        analyst: String,
     },
     /// Edit the catalog (the data owner's commands).
     Catalog {
@@ -298,6 +334,29 @@ fn run(cli: Cli) -> ExitCode {
             expect_head.as_deref(),
             &mut stdout,
         ),
+        Command::Serve {
+            catalog,
+            listen,
+            credentials,
+            max_connections,
+            statement_timeout,
+            max_rows,
+        } => block_on(run_serve(
+            ServeArgs {
+                catalog,
+                listen,
+                credentials,
+                max_connections,
+                statement_timeout,
+                max_rows,
+            },
+            &mut stdout,
+        )),
+        Command::Passwd {
+            catalog,
+            credentials,
+            analyst,
+        } => run_passwd(&catalog, credentials.as_deref(), &analyst, &mut stdout),
         Command::Catalog {
             action:
                 CatalogAction::Add {

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod export;
 pub mod ledger;
 pub mod query;
+pub mod server;
 
 use privagg_budget::BudgetError;
 use privagg_sql::SqlError;

@@ -1,0 +1,328 @@
+//! One connection: the analyst it authenticated as, its session (its own
+//! `SET privagg.*` settings over the shared engine), and how each statement
+//! is answered. Every DP statement goes through the engine — private tables
+//! are never readable raw — and runs on a blocking thread (the engine plans
+//! and executes on a request thread of its own).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{Sink, SinkExt};
+use pgwire::api::query::SimpleQueryHandler;
+use pgwire::api::results::{Response, Tag};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use privagg_sql::{Engine, Explanation, QueryConfig, Release, Session, SqlError};
+
+use crate::rows::{response, text_rows};
+use crate::sqlstate::{error_info, server_error};
+use crate::statement::{Statement, classify};
+
+/// What every connection shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The engine (catalog, ledger, DataFusion).
+    pub engine: Arc<Engine>,
+    /// A statement running longer is answered with an error (57014); a query
+    /// already charged keeps its charge, as in the CLI.
+    pub statement_timeout: Duration,
+    /// Rows sent at most per result.
+    pub max_rows: usize,
+    /// DP statements running now (graceful shutdown waits for them).
+    pub in_flight: AtomicUsize,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    shared: Arc<Shared>,
+    session: tokio::sync::Mutex<Session>,
+}
+
+/// An answer: the response, and notices sent before it.
+struct Answer {
+    response: Response,
+    notices: Vec<String>,
+}
+
+impl Answer {
+    fn of(response: Response) -> Self {
+        Self {
+            response,
+            notices: Vec::new(),
+        }
+    }
+
+    fn error(info: ErrorInfo) -> Self {
+        Self::of(Response::Error(Box::new(info)))
+    }
+}
+
+/// Counts a DP statement as in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Self(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One structured log line per request (never a data value).
+fn log(analyst: &str, kind: &str, outcome: &str, detail: &str) {
+    eprintln!(
+        "privagg-server: {{\"analyst\": {analyst:?}, \"statement\": {kind:?}, \"outcome\": {outcome:?}{detail}}}"
+    );
+}
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let session = Session::new(Arc::clone(&shared.engine));
+        Self {
+            shared,
+            session: tokio::sync::Mutex::new(session),
+        }
+    }
+
+    async fn answer(&self, analyst: &str, text: &str) -> Answer {
+        match classify(text) {
+            Statement::Empty => Answer::of(Response::EmptyQuery),
+            Statement::SetPrivagg { name, value } => {
+                let mut session = self.session.lock().await;
+                match session.set_option(&name, &value) {
+                    Ok(()) => Answer::of(Response::Execution(Tag::new("SET"))),
+                    Err(e) => Answer::error(error_info(&e)),
+                }
+            }
+            Statement::SetOther => Answer::of(Response::Execution(Tag::new("SET"))),
+            Statement::Show(name) => self.show(&name).await,
+            Statement::Transaction(tag) => Answer::of(match tag {
+                "BEGIN" => Response::TransactionStart(Tag::new(tag)),
+                _ => Response::TransactionEnd(Tag::new(tag)),
+            }),
+            Statement::Version => rows_or_error(text_rows(&["version"], vec![vec![version()]])),
+            Statement::Explain(sql) => self.explain(analyst, &sql).await,
+            Statement::Query(sql) => self.query(analyst, &sql).await,
+        }
+    }
+
+    async fn show(&self, name: &str) -> Answer {
+        let value = match name {
+            "server_version" => "15.0".to_string(),
+            "server_encoding" | "client_encoding" => "UTF8".to_string(),
+            "standard_conforming_strings" => "on".to_string(),
+            "transaction_isolation" | "default_transaction_isolation" => {
+                "read committed".to_string()
+            }
+            "datestyle" => "ISO, MDY".to_string(),
+            "timezone" => "UTC".to_string(),
+            other => match other.strip_prefix("privagg.") {
+                Some(option) => {
+                    let session = self.session.lock().await;
+                    let settings = format!("{:?}", session.settings());
+                    settings
+                        .split(&format!("{option}: "))
+                        .nth(1)
+                        .and_then(|r| r.split([',', '}']).next())
+                        .map_or_else(|| "(default)".to_string(), |v| v.trim().to_string())
+                }
+                None => String::new(),
+            },
+        };
+        rows_or_error(text_rows(&[name], vec![vec![value]]))
+    }
+
+    async fn explain(&self, analyst: &str, sql: &str) -> Answer {
+        let session = self.session.lock().await.clone();
+        let sql = sql.to_string();
+        let run = tokio::task::spawn_blocking(move || {
+            futures::executor::block_on(async move { session.explain(&sql).await })
+        });
+        match tokio::time::timeout(self.shared.statement_timeout, run).await {
+            Ok(Ok(Ok(e))) => {
+                log(analyst, "explain", "ok", "");
+                rows_or_error(text_rows(&["QUERY PLAN"], explanation_lines(&e)))
+            }
+            Ok(Ok(Err(e))) => {
+                log(
+                    analyst,
+                    "explain",
+                    "refused",
+                    &format!(", \"sqlstate\": {:?}", crate::sqlstate::code(&e)),
+                );
+                Answer::error(error_info(&e))
+            }
+            Ok(Err(_)) => Answer::error(server_error(
+                "XX000",
+                "internal error while explaining".into(),
+            )),
+            Err(_) => Answer::error(timeout_error(self.shared.statement_timeout)),
+        }
+    }
+
+    async fn query(&self, analyst: &str, sql: &str) -> Answer {
+        let _counted = InFlight::new(&self.shared.in_flight);
+        let mut guard = self.session.lock().await;
+        let mut session = guard.clone();
+        let (who, sql) = (analyst.to_string(), sql.to_string());
+        let config = QueryConfig {
+            confidence: 0.95,
+            intervals: true,
+        };
+        let run = tokio::task::spawn_blocking(move || {
+            futures::executor::block_on(async move {
+                let r = session.query_with(&who, &sql, config).await;
+                (session, r)
+            })
+        });
+        let outcome: Result<Release, SqlError> =
+            match tokio::time::timeout(self.shared.statement_timeout, run).await {
+                Ok(Ok((session, r))) => {
+                    // The request's SET statements became the session's on success.
+                    *guard = session;
+                    r
+                }
+                Ok(Err(_)) => {
+                    return Answer::error(server_error(
+                        "XX000",
+                        "internal error while running the query".into(),
+                    ));
+                }
+                Err(_) => {
+                    log(analyst, "query", "timeout", "");
+                    return Answer::error(timeout_error(self.shared.statement_timeout));
+                }
+            };
+        match outcome {
+            Ok(release) => {
+                let m = &release.metadata;
+                log(
+                    analyst,
+                    "query",
+                    "released",
+                    &format!(
+                        ", \"request\": {:?}, \"epsilon\": \"{}\", \"delta\": \"{}\", \"groups\": {}",
+                        m.request_id, m.epsilon, m.delta, m.groups_released
+                    ),
+                );
+                let mut notices = vec![format!(
+                    "privagg: charged epsilon {}, delta {} to {}; {} group(s) released; request {}",
+                    m.epsilon, m.delta, m.analyst, m.groups_released, m.request_id
+                )];
+                notices.extend(
+                    m.remaining
+                        .iter()
+                        .map(|r| format!("privagg: remaining: {r}")),
+                );
+                let noisy: Vec<String> = m
+                    .accuracy
+                    .iter()
+                    .filter(|c| c.too_noisy)
+                    .map(|c| format!("{} {}", c.segment, c.column).trim().to_string())
+                    .collect();
+                if !noisy.is_empty() {
+                    notices.push(format!(
+                        "privagg: too noisy to act on: {}",
+                        noisy.join(", ")
+                    ));
+                }
+                match response(&release.batches, self.shared.max_rows) {
+                    Ok(response) => Answer { response, notices },
+                    Err(e) => {
+                        Answer::error(server_error("XX000", format!("encoding the release: {e}")))
+                    }
+                }
+            }
+            Err(e) => {
+                log(
+                    analyst,
+                    "query",
+                    "refused",
+                    &format!(", \"sqlstate\": {:?}", crate::sqlstate::code(&e)),
+                );
+                Answer::error(error_info(&e))
+            }
+        }
+    }
+}
+
+fn timeout_error(limit: Duration) -> ErrorInfo {
+    server_error(
+        "57014",
+        format!(
+            "canceling statement due to statement timeout ({} s); a query already charged keeps its charge (see privagg audit)",
+            limit.as_secs_f64()
+        ),
+    )
+}
+
+fn rows_or_error(r: PgWireResult<Response>) -> Answer {
+    match r {
+        Ok(response) => Answer::of(response),
+        Err(e) => Answer::error(server_error("XX000", e.to_string())),
+    }
+}
+
+/// The server's `version()`.
+pub(crate) fn version() -> String {
+    format!(
+        "PostgreSQL 15.0 (privagg {}: differentially private segment statistics)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// An explanation as lines of `QUERY PLAN`.
+fn explanation_lines(e: &Explanation) -> Vec<Vec<String>> {
+    let mut lines = vec![format!(
+        "cost: epsilon {}, delta {} (nothing charged by EXPLAIN); noise: {:?}",
+        e.epsilon, e.delta, e.mechanism
+    )];
+    lines.extend(
+        e.outputs
+            .iter()
+            .map(|o| format!("{}: {}", o.aggregate, o.description)),
+    );
+    lines.extend(e.bounding.iter().cloned());
+    if let Some(n) = e.units_for_even_odds {
+        lines.push(format!(
+            "a group needs about {n} units to be released with even odds"
+        ));
+    }
+    lines.into_iter().map(|l| vec![l]).collect()
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let analyst = client
+            .metadata()
+            .get(METADATA_USER)
+            .cloned()
+            .unwrap_or_default();
+        let answer = self.answer(&analyst, query).await;
+        for notice in answer.notices {
+            let info = ErrorInfo::new("NOTICE".to_string(), "00000".to_string(), notice);
+            client
+                .send(PgWireBackendMessage::NoticeResponse(info.into()))
+                .await?;
+        }
+        Ok(vec![answer.response])
+    }
+}
