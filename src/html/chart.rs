@@ -29,8 +29,8 @@ pub(super) struct Bar {
     pub low: f64,
     /// Interval high end.
     pub high: f64,
-    /// Too noisy to act on.
-    pub flagged: bool,
+    /// Too noisy to act on: the label drawn above the bar, with its reason.
+    pub flag: Option<String>,
 }
 
 /// `[lo, hi]` widened by 5% on each side (and around a single value).
@@ -56,7 +56,7 @@ fn short(label: &str) -> String {
 }
 
 /// One error bar per cell (its value a dot, its interval the bar); cells too
-/// noisy to act on in vermillion and labelled "too noisy", the others in blue.
+/// noisy to act on in vermillion and labelled with the reason, the others in blue.
 /// Every cell draws exactly one `<circle>`, and nothing else does.
 pub(super) fn interval_chart(y_label: &str, bars: &[Bar]) -> Result<String, HtmlError> {
     let mut svg = String::new();
@@ -99,7 +99,7 @@ pub(super) fn interval_chart(y_label: &str, bars: &[Bar]) -> Result<String, Html
             .map_err(failed)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                let c = colour(if b.flagged { VERMILLION } else { BLUE });
+                let c = colour(if b.flag.is_some() { VERMILLION } else { BLUE });
                 ErrorBar::new_vertical(
                     SegmentValue::CenterOf(i),
                     b.low,
@@ -111,18 +111,13 @@ pub(super) fn interval_chart(y_label: &str, bars: &[Bar]) -> Result<String, Html
             }))
             .map_err(failed)?;
         chart
-            .draw_series(
-                bars.iter()
-                    .enumerate()
-                    .filter(|(_, b)| b.flagged)
-                    .map(|(i, b)| {
-                        Text::new(
-                            "too noisy",
-                            (SegmentValue::CenterOf(i), b.high),
-                            ("sans-serif", 13).into_font().color(&colour(VERMILLION)),
-                        )
-                    }),
-            )
+            .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
+                Some(Text::new(
+                    b.flag.clone()?,
+                    (SegmentValue::CenterOf(i), b.high),
+                    ("sans-serif", 13).into_font().color(&colour(VERMILLION)),
+                ))
+            }))
             .map_err(failed)?;
         root.present().map_err(failed)?;
     }

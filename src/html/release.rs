@@ -192,6 +192,17 @@ fn columns(cells: &[CellAccuracy]) -> Vec<String> {
     out
 }
 
+/// A flag's reason, short enough to sit above a bar.
+fn short_reason(c: &CellAccuracy) -> String {
+    if c.value == 0.0 {
+        "too noisy: value 0".into()
+    } else if c.relative_half_width > TOO_NOISY_RELATIVE_HALF_WIDTH {
+        format!("too noisy: ±{:.0}%", c.relative_half_width * 100.0)
+    } else {
+        "too noisy: spans the range".into()
+    }
+}
+
 /// One statistic: its chart, then the same numbers as a table.
 fn statistic(
     b: &mut String,
@@ -211,7 +222,7 @@ fn statistic(
             value: c.value,
             low: c.ci_low,
             high: c.ci_high,
-            flagged: c.too_noisy,
+            flag: c.too_noisy.then(|| short_reason(c)),
         })
         .collect();
     let flagged = cells.iter().filter(|c| c.too_noisy).count();
