@@ -125,26 +125,7 @@ enum Command {
     },
     /// Serve DP SQL over the Postgres wire protocol (psql, BI tools, drivers);
     /// analysts log in with SCRAM-SHA-256 as themselves (docs/server.md).
-    Serve {
-        /// The catalog file.
-        #[arg(long, default_value = "privagg.toml")]
-        catalog: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:5433")]
-        listen: std::net::SocketAddr,
-        /// The analysts' SCRAM verifiers [default: privagg-credentials.toml beside the catalog].
-        #[arg(long)]
-        credentials: Option<PathBuf>,
-        /// Connections served at once (more are refused with SQLSTATE 53300).
-        #[arg(long, default_value_t = 64)]
-        max_connections: usize,
-        /// Seconds a statement may run (57014 after; a charged query keeps its charge).
-        #[arg(long, default_value_t = 300)]
-        statement_timeout: u64,
-        /// Most rows sent per result.
-        #[arg(long, default_value_t = 100_000)]
-        max_rows: usize,
-    },
+    Serve(ServeArgs),
     /// Set an analyst's password for `privagg serve` (read from standard
     /// input; only a SCRAM-SHA-256 verifier is stored).
     Passwd {
@@ -334,24 +315,7 @@ fn run(cli: Cli) -> ExitCode {
             expect_head.as_deref(),
             &mut stdout,
         ),
-        Command::Serve {
-            catalog,
-            listen,
-            credentials,
-            max_connections,
-            statement_timeout,
-            max_rows,
-        } => block_on(run_serve(
-            ServeArgs {
-                catalog,
-                listen,
-                credentials,
-                max_connections,
-                statement_timeout,
-                max_rows,
-            },
-            &mut stdout,
-        )),
+        Command::Serve(args) => block_on(run_serve(args, &mut stdout)),
         Command::Passwd {
             catalog,
             credentials,

@@ -10,20 +10,26 @@ use privagg_server::{Credentials, ServeConfig};
 
 use super::CliError;
 
-/// What `privagg serve` was given.
-#[derive(Debug, Clone)]
+/// What `privagg serve` takes.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// The catalog.
+    /// The catalog file.
+    #[arg(long, default_value = "privagg.toml")]
     pub catalog: PathBuf,
-    /// Where to listen.
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5433")]
     pub listen: SocketAddr,
-    /// The credentials file (default: beside the catalog).
+    /// The analysts' SCRAM verifiers [default: privagg-credentials.toml beside the catalog].
+    #[arg(long)]
     pub credentials: Option<PathBuf>,
-    /// Connections at once.
+    /// Connections served at once (more are refused with SQLSTATE 53300).
+    #[arg(long, default_value_t = 64)]
     pub max_connections: usize,
-    /// Seconds a statement may run.
+    /// Seconds a statement may run (57014 after; a charged query keeps its charge).
+    #[arg(long, default_value_t = 300)]
     pub statement_timeout: u64,
-    /// Rows per result.
+    /// Most rows sent per result.
+    #[arg(long, default_value_t = 100_000)]
     pub max_rows: usize,
 }
 

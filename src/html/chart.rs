@@ -3,6 +3,7 @@
 //! line. Each returns the `<svg>` element as text.
 
 use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{BLUE, HtmlError, SERIES, VERMILLION};
@@ -16,6 +17,48 @@ fn colour((r, g, b): (u8, u8, u8)) -> RGBColor {
 
 fn failed(e: impl std::fmt::Display) -> HtmlError {
     HtmlError(e.to_string())
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// An SVG of `size` pixels, `draw` on a white ground.
+fn svg(
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> Result<(), HtmlError>,
+) -> Result<String, HtmlError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(failed)?;
+        draw(&root)?;
+        root.present().map_err(failed)?;
+    }
+    Ok(svg)
+}
+
+/// A numeric chart over `[0, max_x] × [0, max_y]`, its axes described.
+fn xy_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    (max_x, max_y): (f64, f64),
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, HtmlError>
+{
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..max_x, 0.0..max_y)
+        .map_err(failed)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(failed)?;
+    Ok(chart)
 }
 
 /// One released cell of a statistic: its segment, value and interval.
@@ -59,10 +102,7 @@ fn short(label: &str) -> String {
 /// noisy to act on in vermillion and labelled with the reason, the others in blue.
 /// Every cell draws exactly one `<circle>`, and nothing else does.
 pub(super) fn interval_chart(y_label: &str, bars: &[Bar]) -> Result<String, HtmlError> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
+    svg((WIDTH, HEIGHT), |root| {
         let lo = bars
             .iter()
             .map(|b| b.low.min(b.value))
@@ -73,7 +113,7 @@ pub(super) fn interval_chart(y_label: &str, bars: &[Bar]) -> Result<String, Html
             .fold(f64::NEG_INFINITY, f64::max);
         let (lo, hi) = padded(lo, hi);
         let n = bars.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .margin(12)
             .x_label_area_size(48)
             .y_label_area_size(72)
@@ -119,9 +159,8 @@ pub(super) fn interval_chart(y_label: &str, bars: &[Bar]) -> Result<String, Html
                 ))
             }))
             .map_err(failed)?;
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// One point of the fairness panel.
@@ -138,30 +177,19 @@ pub(super) struct SizePoint {
 /// Relative interval width against released segment size, with the 50%
 /// line: small segments personalised on noise stand out top left.
 pub(super) fn fairness_scatter(points: &[SizePoint], threshold: f64) -> Result<String, HtmlError> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
+    svg((WIDTH, HEIGHT), |root| {
         let max_x = points.iter().map(|p| p.size).fold(1.0, f64::max) * 1.05;
         let max_y = points
             .iter()
             .map(|p| p.relative.min(400.0))
             .fold(threshold * 1.5, f64::max)
             * 1.05;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(0.0..max_x, 0.0..max_y)
-            .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_desc("released segment size (count)")
-            .y_desc("± relative to the value (%)")
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(failed)?;
+        let mut chart = xy_chart(
+            root,
+            (max_x, max_y),
+            "released segment size (count)",
+            "± relative to the value (%)",
+        )?;
         chart
             .draw_series(LineSeries::new(
                 [(0.0, threshold), (max_x, threshold)],
@@ -178,20 +206,16 @@ pub(super) fn fairness_scatter(points: &[SizePoint], threshold: f64) -> Result<S
                 }
             }))
             .map_err(failed)?;
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Spent and remaining per scope, as horizontal bars in percent of the limit.
 pub(super) fn budget_bars(rows: &[(String, f64)]) -> Result<String, HtmlError> {
-    let mut svg = String::new();
     let height = (60 + 44 * rows.len().max(1)) as u32;
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
+    svg((WIDTH, height), |root| {
         let n = rows.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(160)
@@ -223,9 +247,8 @@ pub(super) fn budget_bars(rows: &[(String, f64)]) -> Result<String, HtmlError> {
                 )
             }))
             .map_err(failed)?;
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Cumulative spend over the ledger's charges, one line per scope (`(charge
@@ -234,10 +257,7 @@ pub(super) fn spend_lines(
     series: &[(String, Vec<(f64, f64)>)],
     y_label: &str,
 ) -> Result<String, HtmlError> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
+    svg((WIDTH, HEIGHT), |root| {
         let max_x = series
             .iter()
             .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
@@ -247,27 +267,18 @@ pub(super) fn spend_lines(
             .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
             .fold(0.0, f64::max);
         let (_, max_y) = padded(0.0, max_y.max(1e-9));
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(0.0..max_x, 0.0..max_y)
-            .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_desc("ledger entries, oldest first")
-            .y_desc(y_label)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(failed)?;
+        let mut chart = xy_chart(
+            root,
+            (max_x, max_y),
+            "ledger entries, oldest first",
+            y_label,
+        )?;
         for (i, (_, points)) in series.iter().enumerate() {
             let c = colour(SERIES[i % SERIES.len()]);
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(3)))
                 .map_err(failed)?;
         }
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }

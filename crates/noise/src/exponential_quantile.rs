@@ -84,12 +84,13 @@ pub struct ExponentialQuantile {
     upper: f64,
     bins: u64,
     p: BigRational,
-    p_f64: f64,
     epsilon: BigRational,
     /// `b = 2Δ/ε_part` of the point.
     point_scale: BigRational,
     /// `b` of each end.
     end_scale: BigRational,
+    /// The ends' extra candidate's score `c = b·ln 100`.
+    extra: BigRational,
 }
 
 /// A run of bins with one score (or the extra candidate, `bins` long 1).
@@ -149,15 +150,17 @@ impl ExponentialQuantile {
             BigRational::from_integer(BigInt::from(2 * PARTS)) * &delta
                 / (epsilon.as_ratio() * BigRational::from_integer(parts.into()))
         };
+        let end_scale = scale_of(END_PARTS);
+        let extra = &end_scale * exact_binary(EXTRA_SCORE_SCALES).unwrap_or_default();
         Ok(Self {
             lower,
             upper,
             bins,
-            p_f64: p,
             p: exact_p,
             epsilon: epsilon.as_ratio().clone(),
             point_scale: scale_of(POINT_PARTS),
-            end_scale: scale_of(END_PARTS),
+            end_scale,
+            extra,
         })
     }
 
@@ -215,7 +218,6 @@ impl ExponentialQuantile {
         let total: u128 = weights.iter().map(|(_, w)| u128::from(*w)).sum();
         let w = BigRational::from_integer(value_weight.into());
         let target = &self.p * (BigRational::from_integer(BigInt::from(total)) - &w);
-        let extra = &self.end_scale * exact_binary(EXTRA_SCORE_SCALES).unwrap_or_default();
 
         let point = self.draw(&weights, &target, &self.point_scale, None, rng);
         let value = match point {
@@ -223,12 +225,24 @@ impl ExponentialQuantile {
             Choice::Extra => (self.lower + self.upper) / 2.0,
         };
         let low_target = &target - &r;
-        let low = match self.draw(&weights, &low_target, &self.end_scale, Some(&extra), rng) {
+        let low = match self.draw(
+            &weights,
+            &low_target,
+            &self.end_scale,
+            Some(&self.extra),
+            rng,
+        ) {
             Choice::Bin(j) => self.edge(j),
             Choice::Extra => self.lower,
         };
         let high_target = &target + &w + &r;
-        let high = match self.draw(&weights, &high_target, &self.end_scale, Some(&extra), rng) {
+        let high = match self.draw(
+            &weights,
+            &high_target,
+            &self.end_scale,
+            Some(&self.extra),
+            rng,
+        ) {
             Choice::Bin(j) => self.edge(j + 1),
             Choice::Extra => self.upper,
         };
@@ -363,11 +377,6 @@ impl ExponentialQuantile {
                 return Choice::Bin(run.first + (u - start));
             }
         }
-    }
-
-    /// The quantile `p` this mechanism releases.
-    pub fn p(&self) -> f64 {
-        self.p_f64
     }
 }
 

@@ -95,14 +95,18 @@ fn the_interval_covers_the_quantile_at_its_confidence() {
 
 #[test]
 fn an_empty_group_gets_the_whole_range() {
+    // No bin is near the ends' targets: each end is the domain's edge except
+    // with probability at most α/2 (here 0.025), so both at least 95% of the time.
     let q = ExponentialQuantile::new(-5.0, 5.0, 4096, 0.25, &eps(2.0), 1024).expect("valid");
     let mut rng = StdRng::seed_from_u64(9); // test-only
+    let mut whole = 0;
     for _ in 0..200 {
         let e = q.release(&[], 1024, 0.95, &mut rng).expect("release");
-        // Both ends pick the domain's bounds unless a bin wins (probability ≤ 1%).
         assert!((-5.0..=5.0).contains(&e.value));
         assert!(e.interval.low <= e.value && e.value <= e.interval.high);
+        whole += usize::from(e.interval.low == -5.0 && e.interval.high == 5.0);
     }
+    assert!(whole >= 180, "whole range {whole}/200 times");
 }
 
 #[test]
@@ -158,4 +162,39 @@ proptest! {
             prop_assert!((x - y).abs() <= bound, "{x} vs {y} > {bound}");
         }
     }
+}
+
+/// The SQL rule picks the mechanism with the smaller 95% rank radius at a
+/// percentile's own ε (the tree: height 4, branching 16, Δ₁ = 4·k·L∞·W).
+/// `cargo test -p privagg-noise --lib radius -- --nocapture` prints the ratios.
+#[test]
+fn the_exponential_radius_is_below_a_trees_at_every_p_and_epsilon_tried() {
+    let tree = crate::QuantileTree::new(0.0, 60.0, 4, 16).expect("tree");
+    let (mut lowest, mut highest) = (f64::INFINITY, 0.0f64);
+    for e in [0.05, 0.1, 0.5, 1.0, 2.0, 10.0] {
+        for p in [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99] {
+            for units in [1u64, 3, 10] {
+                let weight = units * 1024;
+                let l1 = crate::L1Sensitivity::new((4 * weight) as f64).expect("Δ");
+                let laplace =
+                    crate::LaplaceMechanism::calibrate_integer(&eps(e), &l1).expect("tree noise");
+                let tree_radius = tree
+                    .rank_radii(&laplace, 0.95)
+                    .expect("radii")
+                    .rank_radius(p);
+                let exp_radius = ExponentialQuantile::new(0.0, 60.0, 4096, p, &eps(e), weight)
+                    .expect("mechanism")
+                    .rank_radius(0.95)
+                    .expect("radius");
+                let ratio = tree_radius / exp_radius;
+                assert!(
+                    ratio > 1.0,
+                    "ε {e}, p {p}, k·L∞ {units}: tree {tree_radius} vs {exp_radius}"
+                );
+                lowest = lowest.min(ratio);
+                highest = highest.max(ratio);
+            }
+        }
+    }
+    println!("tree radius / exponential radius: {lowest:.2} to {highest:.2}");
 }

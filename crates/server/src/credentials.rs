@@ -78,28 +78,20 @@ impl Verifier {
             .map_err(|e| e.to_string())?
             .fill_bytes(&mut salt);
         let salted = gen_salted_password(password, &salt, ITERATIONS);
-        Ok(
-            match ScramSecret::verifier_from_salted_password(salt.clone(), salted, ITERATIONS) {
-                ScramSecret::Verifier {
-                    salt,
-                    iterations,
-                    stored_key,
-                    server_key,
-                } => Self {
-                    iterations,
-                    salt,
-                    stored_key,
-                    server_key,
-                },
-                // verifier_from_salted_password always makes a verifier.
-                ScramSecret::SaltedPassword { .. } => Self {
-                    iterations: ITERATIONS,
-                    salt,
-                    stored_key: Vec::new(),
-                    server_key: Vec::new(),
-                },
-            },
-        )
+        match ScramSecret::verifier_from_salted_password(salt, salted, ITERATIONS) {
+            ScramSecret::Verifier {
+                salt,
+                iterations,
+                stored_key,
+                server_key,
+            } => Ok(Self {
+                iterations,
+                salt,
+                stored_key,
+                server_key,
+            }),
+            ScramSecret::SaltedPassword { .. } => Err("pgwire made no SCRAM verifier".into()),
+        }
     }
 
     /// PostgreSQL's text form.

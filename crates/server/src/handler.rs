@@ -128,15 +128,13 @@ impl Connection {
             "datestyle" => "ISO, MDY".to_string(),
             "timezone" => "UTC".to_string(),
             other => match other.strip_prefix("privagg.") {
-                Some(option) => {
-                    let session = self.session.lock().await;
-                    let settings = format!("{:?}", session.settings());
-                    settings
-                        .split(&format!("{option}: "))
-                        .nth(1)
-                        .and_then(|r| r.split([',', '}']).next())
-                        .map_or_else(|| "(default)".to_string(), |v| v.trim().to_string())
-                }
+                Some(option) => self
+                    .session
+                    .lock()
+                    .await
+                    .settings()
+                    .get(option)
+                    .unwrap_or_else(|| "(default)".to_string()),
                 None => String::new(),
             },
         };

@@ -53,40 +53,34 @@ pub(crate) fn classify(text: &str) -> Statement {
 
 /// `SET [SESSION|LOCAL] name {=|TO} value`.
 fn set(original: &str, rest: &[&str]) -> Statement {
-    let rest: Vec<&str> = rest
+    let first = rest
         .iter()
         .copied()
-        .skip_while(|w| *w == "session" || *w == "local")
-        .collect();
-    let Some(name) = rest.first() else {
+        .find(|w| *w != "session" && *w != "local");
+    if !first.is_some_and(|w| w.starts_with("privagg.")) {
         return Statement::SetOther;
-    };
-    let Some(option) = name.strip_prefix("privagg.") else {
-        return Statement::SetOther;
-    };
-    // The value as written (case kept), after `=` or `TO`.
+    }
+    // From the option's name on, case kept: `name = value`, `name=value`, `name TO value`.
     let lower = original.to_ascii_lowercase();
-    let after_name = lower.find(name).map_or(original.len(), |i| i + name.len());
-    let tail = original[after_name..].trim_start();
-    let tail = tail
-        .strip_prefix('=')
-        .or_else(|| {
-            tail.get(..2)
-                .filter(|t| t.eq_ignore_ascii_case("to"))
-                .map(|_| &tail[2..])
-        })
-        .unwrap_or(tail)
-        .trim();
-    let value = tail.trim_matches('\'').trim_matches('"').to_string();
-    let option = option
-        .split('=')
-        .next()
-        .unwrap_or(option)
-        .trim()
-        .to_string();
+    let start = lower.find("privagg.").map_or(0, |i| i + "privagg.".len());
+    let tail = &original[start..];
+    let name_end = tail
+        .find(|c: char| c == '=' || c.is_whitespace())
+        .unwrap_or(tail.len());
+    let (name, after) = tail.split_at(name_end);
+    let after = after.trim_start();
+    let value = match after.strip_prefix('=') {
+        Some(v) => v,
+        None if after.len() >= 2 && after[..2].eq_ignore_ascii_case("to") => &after[2..],
+        None => after,
+    };
     Statement::SetPrivagg {
-        name: option,
-        value,
+        name: name.to_ascii_lowercase(),
+        value: value
+            .trim()
+            .trim_matches('\'')
+            .trim_matches('"')
+            .to_string(),
     }
 }
 
@@ -109,6 +103,13 @@ mod tests {
             Statement::SetPrivagg {
                 name: "mechanism".into(),
                 value: "Gaussian".into()
+            }
+        );
+        assert_eq!(
+            classify("SET privagg.max_groups_contributed=2"),
+            Statement::SetPrivagg {
+                name: "max_groups_contributed".into(),
+                value: "2".into()
             }
         );
         assert_eq!(classify("SET extra_float_digits = 3"), Statement::SetOther);

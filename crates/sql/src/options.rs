@@ -86,6 +86,30 @@ pub struct OptionValues {
 pub const OPTION_NAMES: &str = "epsilon, delta, max_groups_contributed, max_rows_contributed, privacy_unit_column, group_selection_strategy, min_privacy_units_per_group, mechanism";
 
 impl OptionValues {
+    /// An option's value as text (`SHOW privagg.<name>`); `None` when it is
+    /// not set at this level (or is no option).
+    pub fn get(&self, name: &str) -> Option<String> {
+        match name {
+            "epsilon" => self.epsilon.as_ref().map(ToString::to_string),
+            "delta" => self.delta.as_ref().map(ToString::to_string),
+            "max_groups_contributed" => self.max_groups_contributed.map(|v| v.to_string()),
+            "max_rows_contributed" => self.max_rows_contributed.map(|v| v.to_string()),
+            "privacy_unit_column" => self.privacy_unit_column.clone(),
+            "group_selection_strategy" => self
+                .group_selection_strategy
+                .as_ref()
+                .map(|g| format!("{g:?}")),
+            "min_privacy_units_per_group" => {
+                self.min_privacy_units_per_group.map(|v| v.to_string())
+            }
+            "mechanism" => self
+                .mechanism
+                .as_ref()
+                .map(|m| format!("{m:?}").to_ascii_lowercase()),
+            _ => None,
+        }
+    }
+
     /// Sets one option from text (SQL `OPTIONS` or `SET privagg.<name>`).
     ///
     /// # Errors

@@ -4,7 +4,8 @@ use privagg_sql::QueryConfig;
 
 use crate::common::{column_str, context, show};
 
-const CATALOG: &str = r#"
+/// The real datasets' catalog (also the medians' measurement).
+pub(crate) const CATALOG: &str = r#"
 [ledger]
 path = "unused.db"
 [[analysts]]

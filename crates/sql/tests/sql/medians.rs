@@ -5,26 +5,7 @@
 use privagg_sql::QueryConfig;
 
 use crate::common::{column_f64, context, shared_data};
-
-const CATALOG: &str = r#"
-[ledger]
-path = "unused.db"
-[[analysts]]
-name = "alice"
-epsilon = 1000.0
-delta = 0.01
-[[tables]]
-name = "visits"
-path = "restaurant_week.csv"
-privacy_unit = "VisitorId"
-max_groups_contributed = 3
-max_rows_per_group = 1
-[tables.columns."Money spent (euros)"]
-lower = 0.0
-upper = 60.0
-[tables.columns.Day]
-public_values = [1, 2, 3, 4, 5, 6, 7]
-"#;
+use crate::datasets::CATALOG;
 
 /// The raw per-day medians (no bounding), to say how often intervals hold them.
 fn raw_medians() -> Vec<f64> {
@@ -51,7 +32,7 @@ async fn restaurant_week_medians_per_day_are_narrow() {
     let runs = 20;
     for epsilon in [1.0, 2.0] {
         let sql = format!(
-            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = {epsilon}) Day, \
+            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = {epsilon}, max_rows_contributed = 1) Day, \
              MEDIAN(\"Money spent (euros)\") AS m FROM visits GROUP BY Day ORDER BY Day"
         );
         let (mut width, mut error, mut covered, mut cells) = (0.0, 0.0, 0, 0);
