@@ -31,6 +31,21 @@ pub struct ServeArgs {
     /// Most rows sent per result.
     #[arg(long, default_value_t = 100_000)]
     pub max_rows: usize,
+    /// Seconds a connection may stay without a statement before it is closed (57P05); 0: never.
+    #[arg(long, default_value_t = 3600)]
+    pub idle_timeout: u64,
+    /// TLS certificate chain (PEM); with --tls-key, connections without TLS are refused.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// With TLS, also accept connections without it.
+    #[arg(long, requires = "tls_cert")]
+    pub allow_plaintext: bool,
+    /// Open the ledger read-only: DP queries are refused (SQLSTATE 25006); EXPLAIN works.
+    #[arg(long)]
+    pub readonly: bool,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -46,6 +61,12 @@ pub async fn run_serve(args: ServeArgs, out: &mut impl Write) -> Result<(), CliE
     config.max_connections = args.max_connections.max(1);
     config.statement_timeout = Duration::from_secs(args.statement_timeout.max(1));
     config.max_rows = args.max_rows.max(1);
+    config.idle_timeout = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some((cert, key));
+        config.require_tls = !args.allow_plaintext;
+    }
+    config.readonly = args.readonly;
     let credentials = config.credentials.clone();
     let server = privagg_server::start(config).await.map_err(|e| match e {
         privagg_server::ServeError::Sql(sql) => CliError::Sql(sql),

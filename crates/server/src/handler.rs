@@ -7,19 +7,20 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::{Sink, SinkExt};
+use pgwire::api::portal::Format;
 use pgwire::api::query::SimpleQueryHandler;
-use pgwire::api::results::{Response, Tag};
+use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER};
+use pgwire::api::{ClientInfo, ClientPortalStore};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use privagg_sql::{Engine, Explanation, QueryConfig, Release, Session, SqlError};
 
-use crate::rows::{response, text_rows};
+use crate::rows::{fields, response, text_fields, text_rows};
 use crate::sqlstate::{error_info, server_error};
 use crate::statement::{Statement, classify};
 
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub max_rows: usize,
     /// DP statements running now (graceful shutdown waits for them).
     pub in_flight: AtomicUsize,
+    /// The ledger is read-only: DP queries are refused (25006).
+    pub readonly: bool,
 }
 
 /// One client connection.
@@ -42,15 +45,49 @@ pub(crate) struct Shared {
 pub(crate) struct Connection {
     shared: Arc<Shared>,
     session: tokio::sync::Mutex<Session>,
+    /// When the last statement started or ended, and how many run now.
+    activity: std::sync::Mutex<(Instant, usize)>,
+}
+
+/// Marks a connection busy while a statement runs.
+struct Busy<'a>(&'a Connection);
+
+impl<'a> Busy<'a> {
+    fn new(c: &'a Connection) -> Self {
+        c.touch(1);
+        Self(c)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.touch(-1);
+    }
 }
 
 /// An answer: the response, and notices sent before it.
-struct Answer {
+pub(crate) struct Answer {
     response: Response,
     notices: Vec<String>,
 }
 
 impl Answer {
+    /// Sends the notices; the response is the caller's to send.
+    pub(crate) async fn send<C>(self, client: &mut C) -> PgWireResult<Response>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        for notice in self.notices {
+            let info = ErrorInfo::new("NOTICE".to_string(), "00000".to_string(), notice);
+            client
+                .send(PgWireBackendMessage::NoticeResponse(info.into()))
+                .await?;
+        }
+        Ok(self.response)
+    }
+
     fn of(response: Response) -> Self {
         Self {
             response,
@@ -92,10 +129,25 @@ impl Connection {
         Self {
             shared,
             session: tokio::sync::Mutex::new(session),
+            activity: std::sync::Mutex::new((Instant::now(), 0)),
         }
     }
 
-    async fn answer(&self, analyst: &str, text: &str) -> Answer {
+    fn touch(&self, running: isize) {
+        let mut a = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        a.0 = Instant::now();
+        a.1 = a.1.saturating_add_signed(running);
+    }
+
+    /// How long no statement has run; None while one runs.
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
+        let a = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        (a.1 == 0).then(|| a.0.elapsed())
+    }
+
+    /// Answers one statement, its rows in the client's formats.
+    pub(crate) async fn answer(&self, analyst: &str, text: &str, format: &Format) -> Answer {
+        let _busy = Busy::new(self);
         match classify(text) {
             Statement::Empty => Answer::of(Response::EmptyQuery),
             Statement::SetPrivagg { name, value } => {
@@ -106,18 +158,50 @@ impl Connection {
                 }
             }
             Statement::SetOther => Answer::of(Response::Execution(Tag::new("SET"))),
-            Statement::Show(name) => self.show(&name).await,
+            Statement::Show(name) => self.show(&name, format).await,
             Statement::Transaction(tag) => Answer::of(match tag {
                 "BEGIN" => Response::TransactionStart(Tag::new(tag)),
                 _ => Response::TransactionEnd(Tag::new(tag)),
             }),
-            Statement::Version => rows_or_error(text_rows(&["version"], vec![vec![version()]])),
-            Statement::Explain(sql) => self.explain(analyst, &sql).await,
-            Statement::Query(sql) => self.query(analyst, &sql).await,
+            Statement::Version => {
+                rows_or_error(text_rows(&["version"], vec![vec![version()]], format))
+            }
+            Statement::Explain(sql) => self.explain(analyst, &sql, format).await,
+            Statement::Query(_) if self.shared.readonly => {
+                log(analyst, "query", "refused", ", \"sqlstate\": \"25006\"");
+                Answer::error(server_error(
+                    "25006",
+                    "this server is read-only (--readonly): its ledger cannot be charged, so no query is released; EXPLAIN works".into(),
+                ))
+            }
+            Statement::Query(sql) => self.query(analyst, &sql, format).await,
         }
     }
 
-    async fn show(&self, name: &str) -> Answer {
+    /// The columns `text` would answer with, without running it (a DP query
+    /// is explained: nothing is charged, no data is read).
+    pub(crate) async fn describe(
+        &self,
+        text: &str,
+        format: &Format,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        let _busy = Busy::new(self);
+        let user = |e: ErrorInfo| PgWireError::UserError(Box::new(e));
+        let columns = match classify(text) {
+            Statement::Query(sql) => {
+                let e = self.explanation(&sql).await.map_err(user)?;
+                return Ok(fields(&e.result_schema, format)?.to_vec());
+            }
+            Statement::Explain(_) => vec!["QUERY PLAN".to_string()],
+            Statement::Version => vec!["version".to_string()],
+            Statement::Show(name) => vec![name],
+            _ => return Ok(Vec::new()),
+        };
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        Ok(text_fields(&columns, format)?.to_vec())
+    }
+
+    async fn show(&self, name: &str, format: &Format) -> Answer {
         let value = match name {
             "server_version" => "15.0".to_string(),
             "server_encoding" | "client_encoding" => "UTF8".to_string(),
@@ -138,38 +222,47 @@ impl Connection {
                 None => String::new(),
             },
         };
-        rows_or_error(text_rows(&[name], vec![vec![value]]))
+        rows_or_error(text_rows(&[name], vec![vec![value]], format))
     }
 
-    async fn explain(&self, analyst: &str, sql: &str) -> Answer {
+    /// The engine's explanation of `sql` under this connection's settings
+    /// (charges nothing), on a blocking thread, within the statement timeout.
+    pub(crate) async fn explanation(&self, sql: &str) -> Result<Explanation, ErrorInfo> {
         let session = self.session.lock().await.clone();
         let sql = sql.to_string();
         let run = tokio::task::spawn_blocking(move || {
             futures::executor::block_on(async move { session.explain(&sql).await })
         });
         match tokio::time::timeout(self.shared.statement_timeout, run).await {
-            Ok(Ok(Ok(e))) => {
+            Ok(Ok(Ok(e))) => Ok(e),
+            Ok(Ok(Err(e))) => Err(error_info(&e)),
+            Ok(Err(_)) => Err(server_error(
+                "XX000",
+                "internal error while explaining".into(),
+            )),
+            Err(_) => Err(timeout_error(self.shared.statement_timeout)),
+        }
+    }
+
+    async fn explain(&self, analyst: &str, sql: &str, format: &Format) -> Answer {
+        match self.explanation(sql).await {
+            Ok(e) => {
                 log(analyst, "explain", "ok", "");
-                rows_or_error(text_rows(&["QUERY PLAN"], explanation_lines(&e)))
+                rows_or_error(text_rows(&["QUERY PLAN"], explanation_lines(&e), format))
             }
-            Ok(Ok(Err(e))) => {
+            Err(e) => {
                 log(
                     analyst,
                     "explain",
                     "refused",
-                    &format!(", \"sqlstate\": {:?}", crate::sqlstate::code(&e)),
+                    &format!(", \"sqlstate\": {:?}", e.code),
                 );
-                Answer::error(error_info(&e))
+                Answer::error(e)
             }
-            Ok(Err(_)) => Answer::error(server_error(
-                "XX000",
-                "internal error while explaining".into(),
-            )),
-            Err(_) => Answer::error(timeout_error(self.shared.statement_timeout)),
         }
     }
 
-    async fn query(&self, analyst: &str, sql: &str) -> Answer {
+    async fn query(&self, analyst: &str, sql: &str, format: &Format) -> Answer {
         let _counted = InFlight::new(&self.shared.in_flight);
         let mut guard = self.session.lock().await;
         let mut session = guard.clone();
@@ -235,7 +328,7 @@ impl Connection {
                         noisy.join(", ")
                     ));
                 }
-                match response(&release.batches, self.shared.max_rows) {
+                match response(&release.batches, self.shared.max_rows, format) {
                     Ok(response) => Answer { response, notices },
                     Err(e) => {
                         Answer::error(server_error("XX000", format!("encoding the release: {e}")))
@@ -270,6 +363,15 @@ fn rows_or_error(r: PgWireResult<Response>) -> Answer {
         Ok(response) => Answer::of(response),
         Err(e) => Answer::error(server_error("XX000", e.to_string())),
     }
+}
+
+/// The analyst a connection authenticated as (the Postgres user).
+pub(crate) fn analyst_of<C: ClientInfo>(client: &C) -> String {
+    client
+        .metadata()
+        .get(pgwire::api::METADATA_USER)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The server's `version()`.
@@ -309,18 +411,8 @@ impl SimpleQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let analyst = client
-            .metadata()
-            .get(METADATA_USER)
-            .cloned()
-            .unwrap_or_default();
-        let answer = self.answer(&analyst, query).await;
-        for notice in answer.notices {
-            let info = ErrorInfo::new("NOTICE".to_string(), "00000".to_string(), notice);
-            client
-                .send(PgWireBackendMessage::NoticeResponse(info.into()))
-                .await?;
-        }
-        Ok(vec![answer.response])
+        let analyst = analyst_of(client);
+        let answer = self.answer(&analyst, query, &Format::UnifiedText).await;
+        Ok(vec![answer.send(client).await?])
     }
 }

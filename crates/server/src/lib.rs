@@ -11,11 +11,18 @@
 //! Built on `pgwire`. What works and what does not yet: `docs/server.md`.
 
 mod credentials;
+mod extended;
 mod handler;
+mod handlers;
+mod idle;
+mod login;
+mod params;
 mod rows;
 mod serve;
 mod sqlstate;
 mod statement;
+mod tls;
 
 pub use credentials::{Credentials, CredentialsError, ITERATIONS, Verifier, default_path};
+pub use login::{FIRST_DELAY, FREE_FAILURES, MAX_DELAY, WINDOW, delay_after};
 pub use serve::{ServeConfig, ServeError, Server, start};

@@ -9,9 +9,12 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
 use datafusion::arrow::util::display::array_value_to_string;
 use futures::stream;
 use pgwire::api::Type;
-use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response};
+use pgwire::api::portal::Format;
+use pgwire::api::results::{DataRowEncoder, FieldInfo, QueryResponse, Response};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
+
+use crate::params::format_of;
 
 /// The Postgres type a column is sent as.
 fn pg_type(t: &DataType) -> Type {
@@ -46,33 +49,48 @@ fn encode(enc: &mut DataRowEncoder, array: &dyn Array, ty: &Type, row: usize) ->
     }
 }
 
-/// The row description of a schema.
-pub(crate) fn fields(schema: &Schema) -> Arc<Vec<FieldInfo>> {
-    Arc::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| {
-                FieldInfo::new(
-                    f.name().clone(),
-                    None,
-                    None,
-                    pg_type(f.data_type()),
-                    FieldFormat::Text,
-                )
-            })
-            .collect(),
-    )
+/// The row description of a schema, in the formats the client asked for.
+pub(crate) fn fields(schema: &Schema, format: &Format) -> PgWireResult<Arc<Vec<FieldInfo>>> {
+    let mut out = Vec::with_capacity(schema.fields().len());
+    for (i, f) in schema.fields().iter().enumerate() {
+        out.push(FieldInfo::new(
+            f.name().clone(),
+            None,
+            None,
+            pg_type(f.data_type()),
+            format_of(format, i).map_err(PgWireError::UserError)?,
+        ));
+    }
+    Ok(Arc::new(out))
+}
+
+/// Text columns (SHOW, EXPLAIN, version()) in the formats the client asked for.
+pub(crate) fn text_fields(columns: &[&str], format: &Format) -> PgWireResult<Arc<Vec<FieldInfo>>> {
+    let mut out = Vec::with_capacity(columns.len());
+    for (i, c) in columns.iter().enumerate() {
+        out.push(FieldInfo::new(
+            (*c).to_string(),
+            None,
+            None,
+            Type::TEXT,
+            format_of(format, i).map_err(PgWireError::UserError)?,
+        ));
+    }
+    Ok(Arc::new(out))
 }
 
 /// Batches as a query response (all rows encoded before it is sent: a
 /// release is small, and an encoding error then fails the whole statement).
-pub(crate) fn response(batches: &[RecordBatch], max_rows: usize) -> PgWireResult<Response> {
+pub(crate) fn response(
+    batches: &[RecordBatch],
+    max_rows: usize,
+    format: &Format,
+) -> PgWireResult<Response> {
     let schema = batches
         .first()
         .map(|b| b.schema())
         .unwrap_or_else(|| Arc::new(Schema::empty()));
-    let fields = fields(&schema);
+    let fields = fields(&schema, format)?;
     let mut rows: Vec<PgWireResult<DataRow>> = Vec::new();
     'batches: for b in batches {
         for row in 0..b.num_rows() {
@@ -93,13 +111,12 @@ pub(crate) fn response(batches: &[RecordBatch], max_rows: usize) -> PgWireResult
 }
 
 /// A response of text rows under text columns (SHOW, EXPLAIN, version()).
-pub(crate) fn text_rows(columns: &[&str], rows: Vec<Vec<String>>) -> PgWireResult<Response> {
-    let fields = Arc::new(
-        columns
-            .iter()
-            .map(|c| FieldInfo::new((*c).to_string(), None, None, Type::TEXT, FieldFormat::Text))
-            .collect::<Vec<_>>(),
-    );
+pub(crate) fn text_rows(
+    columns: &[&str],
+    rows: Vec<Vec<String>>,
+    format: &Format,
+) -> PgWireResult<Response> {
+    let fields = text_fields(columns, format)?;
     let mut out = Vec::new();
     for row in rows {
         let mut enc = DataRowEncoder::new(fields.clone());

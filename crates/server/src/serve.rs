@@ -1,6 +1,6 @@
-//! The listener: SCRAM-SHA-256 authentication against the credentials file,
-//! one [`Connection`] per client, a connection limit, and a graceful
-//! shutdown that lets DP statements in flight finish.
+//! The listener: TLS when configured, one [`Connection`] per client (its
+//! handlers in `crate::handlers`), a connection limit, an idle timeout, and a
+//! graceful shutdown that lets DP statements in flight finish.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,22 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use pgwire::api::PgWireServerHandlers;
-use pgwire::api::auth::sasl::SASLAuthStartupHandler;
-use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
-use pgwire::api::auth::{
-    AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
-};
-use pgwire::api::query::SimpleQueryHandler;
-use pgwire::error::{PgWireError, PgWireResult};
-use privagg_sql::Engine;
+use pgwire::tokio::TlsAcceptor;
+use privagg_sql::{Catalog, Engine};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::credentials::Credentials;
 use crate::handler::{Connection, Shared};
+use crate::handlers::{Handlers, Startup, Verifiers};
+use crate::login::{LoginErrors, Logins};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -42,11 +36,20 @@ pub struct ServeConfig {
     pub max_rows: usize,
     /// Longest a graceful shutdown waits for statements in flight.
     pub shutdown_grace: Duration,
+    /// A connection that runs no statement this long is closed (57P05); None: never.
+    pub idle_timeout: Option<Duration>,
+    /// TLS certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Refuse connections without TLS (28000, audited).
+    pub require_tls: bool,
+    /// Open the ledger read-only: DP queries are refused (25006), EXPLAIN works.
+    pub readonly: bool,
 }
 
 impl ServeConfig {
     /// Defaults for a catalog: 127.0.0.1:5433, credentials beside the catalog,
-    /// 64 connections, 300 s per statement, 100,000 rows, 30 s of grace.
+    /// 64 connections, 300 s per statement, 100,000 rows, 30 s of grace, an
+    /// idle connection closed after an hour, no TLS, the ledger writable.
     pub fn new(catalog: PathBuf) -> Self {
         Self {
             credentials: crate::credentials::default_path(&catalog),
@@ -56,6 +59,10 @@ impl ServeConfig {
             statement_timeout: Duration::from_secs(300),
             max_rows: 100_000,
             shutdown_grace: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(3600)),
+            tls: None,
+            require_tls: false,
+            readonly: false,
         }
     }
 }
@@ -69,6 +76,12 @@ pub enum ServeError {
     /// The credentials could not be read.
     #[error(transparent)]
     Credentials(#[from] crate::credentials::CredentialsError),
+    /// `--readonly` with no ledger to read.
+    #[error("--readonly: there is no ledger at {} yet (nothing was ever charged)", .0.display())]
+    NoLedger(PathBuf),
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {detail}")]
     Bind {
@@ -77,54 +90,6 @@ pub enum ServeError {
         /// What failed.
         detail: String,
     },
-}
-
-/// The analysts' verifiers, for pgwire's SCRAM exchange. An unknown user and
-/// a wrong password fail alike (28P01): the server does not say which
-/// analysts exist.
-#[derive(Debug)]
-struct Verifiers(Credentials);
-
-#[async_trait]
-impl AuthSource for Verifiers {
-    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        Err(PgWireError::InvalidPassword(
-            login.user().unwrap_or_default().to_string(),
-        ))
-    }
-
-    async fn get_scram_secret(&self, login: &LoginInfo) -> PgWireResult<(ScramSecret, Option<()>)> {
-        let user = login.user().unwrap_or_default();
-        match self.0.get(user) {
-            Some(v) => Ok((v.secret(), None)),
-            None => {
-                eprintln!(
-                    "privagg-server: {{\"analyst\": {user:?}, \"statement\": \"login\", \"outcome\": \"refused\"}}"
-                );
-                Err(PgWireError::InvalidPassword(user.to_string()))
-            }
-        }
-    }
-}
-
-/// The handlers of one connection.
-struct Handlers {
-    connection: Arc<Connection>,
-    verifiers: Arc<Verifiers>,
-}
-
-impl PgWireServerHandlers for Handlers {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::clone(&self.connection)
-    }
-
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        let scram = ScramAuth::new(Arc::clone(&self.verifiers) as Arc<dyn AuthSource>);
-        Arc::new(
-            SASLAuthStartupHandler::new(Arc::new(DefaultServerParameterProvider::default()))
-                .with_scram(scram),
-        )
-    }
 }
 
 /// A running server.
@@ -173,21 +138,8 @@ async fn wait_for_signal() {
 
 /// "Sorry, too many clients already" (53300), written before the startup
 /// exchange, as PostgreSQL does.
-async fn refuse_busy(mut socket: tokio::net::TcpStream) {
-    let mut body = Vec::new();
-    for (field, value) in [
-        (b'S', "FATAL"),
-        (b'C', "53300"),
-        (b'M', "sorry, too many clients already"),
-    ] {
-        body.push(field);
-        body.extend_from_slice(value.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut message = vec![b'E'];
-    message.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    message.extend_from_slice(&body);
+async fn refuse_busy(mut socket: TcpStream) {
+    let message = crate::sqlstate::fatal_message("53300", "sorry, too many clients already");
     let _ = socket.write_all(&message).await;
     let _ = socket.shutdown().await;
 }
@@ -198,8 +150,26 @@ async fn refuse_busy(mut socket: tokio::net::TcpStream) {
 /// # Errors
 /// [`ServeError`] before anything is served.
 pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
-    let engine = Arc::new(Engine::open(&config.catalog).await?);
-    let verifiers = Arc::new(Verifiers(Credentials::load(&config.credentials)?));
+    let engine = if config.readonly {
+        let catalog = Catalog::load(&config.catalog)?;
+        let access = privagg_sql::ledger::Access::Read;
+        let Some(ledger) = privagg_sql::ledger::open_ledger(&catalog, access)? else {
+            return Err(ServeError::NoLedger(catalog.ledger_path()));
+        };
+        Engine::with_ledger(catalog, Arc::new(ledger)).await?
+    } else {
+        Engine::open(&config.catalog).await?
+    };
+    let engine = Arc::new(engine);
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let logins = Arc::new(Logins::new(Arc::clone(engine.ledger())));
+    let verifiers = Arc::new(Verifiers {
+        credentials: Credentials::load(&config.credentials)?,
+        logins: Arc::clone(&logins),
+    });
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServeError::Bind {
@@ -215,28 +185,37 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         statement_timeout: config.statement_timeout,
         max_rows: config.max_rows,
         in_flight: AtomicUsize::new(0),
+        readonly: config.readonly,
     });
     let stop = Arc::new(Notify::new());
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let listen = Listen {
+        shared,
+        startup: Arc::new(Startup::new(&verifiers, config.require_tls)),
+        errors: Arc::new(LoginErrors(logins)),
+        slots: Arc::new(Semaphore::new(config.max_connections)),
+        tls,
+        idle_timeout: config.idle_timeout,
+    };
     let task = tokio::spawn(accept_loop(
         listener,
-        shared,
-        verifiers,
-        slots,
+        listen,
         Arc::clone(&stop),
         config.shutdown_grace,
     ));
     Ok(Server { addr, stop, task })
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// What the accept loop hands each connection.
+struct Listen {
     shared: Arc<Shared>,
-    verifiers: Arc<Verifiers>,
+    startup: Arc<Startup>,
+    errors: Arc<LoginErrors>,
     slots: Arc<Semaphore>,
-    stop: Arc<Notify>,
-    grace: Duration,
-) {
+    tls: Option<TlsAcceptor>,
+    idle_timeout: Option<Duration>,
+}
+
+async fn accept_loop(listener: TcpListener, listen: Listen, stop: Arc<Notify>, grace: Duration) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -245,22 +224,37 @@ async fn accept_loop(
         let Ok((socket, _)) = accepted else {
             continue;
         };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+        let Ok(permit) = Arc::clone(&listen.slots).try_acquire_owned() else {
             tokio::spawn(refuse_busy(socket));
             continue;
         };
+        let connection = Arc::new(Connection::new(Arc::clone(&listen.shared)));
         let handlers = Handlers {
-            connection: Arc::new(Connection::new(Arc::clone(&shared))),
-            verifiers: Arc::clone(&verifiers),
+            connection: Arc::clone(&connection),
+            startup: Arc::clone(&listen.startup),
+            errors: Arc::clone(&listen.errors),
         };
+        let tls = listen.tls.clone();
+        let idle = listen.idle_timeout;
         tokio::spawn(async move {
-            let _ = pgwire::tokio::process_socket(socket, None, handlers).await;
+            let (socket, watchdog) = match idle {
+                Some(limit) => crate::idle::watch(socket, connection, limit, tls.is_none()),
+                None => (Ok(socket), None),
+            };
+            if let Ok(socket) = socket {
+                let _ = pgwire::tokio::process_socket(socket, tls, handlers).await;
+            }
+            if let Some(w) = watchdog {
+                w.abort();
+            }
             drop(permit);
         });
     }
     // Let statements in flight finish (their charge and release stay whole).
     let deadline = tokio::time::Instant::now() + grace;
-    while shared.in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+    while listen.shared.in_flight.load(Ordering::SeqCst) > 0
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

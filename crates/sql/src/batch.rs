@@ -232,9 +232,15 @@ async fn released_batches(
     let mut state = engine.session.state();
     state.config_mut().options_mut().execution.target_partitions = 1;
     let physical = state.create_physical_plan(&upper).await.map_err(post)?;
-    datafusion::physical_plan::collect(physical, state.task_ctx())
+    let schema = physical.schema();
+    let mut batches = datafusion::physical_plan::collect(physical, state.task_ctx())
         .await
-        .map_err(post)
+        .map_err(post)?;
+    if batches.is_empty() {
+        // No group released: still one (empty) batch, so the columns are known.
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
 }
 
 /// The release pipeline and its metadata on empty tables: every failure

@@ -3,6 +3,10 @@
 //! prepare the query (analysis, calibration, bounded plans); and explain,
 //! which stops there. Nothing here charges or reads private data.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use privagg_budget::{Amount, Rounding};
 use serde::Serialize;
 
@@ -12,6 +16,7 @@ use crate::engine::Engine;
 use crate::error::{Result, SqlError, rejected};
 use crate::metadata::{BudgetShare, ColumnNoise};
 use crate::options::{Mechanism, OptionValues};
+use crate::post_process::{finish, upper_plan};
 use crate::prepare::{Prepared, prepare};
 
 /// How to present a release.
@@ -62,6 +67,10 @@ pub struct Explanation {
     /// What contribution bounding does to the meaning of the statistics, in
     /// plain words, from public parameters only.
     pub bounding: Vec<String>,
+    /// The columns a release of this query has, `<col>_ci_low`/`_ci_high`
+    /// after each aggregate (what a Postgres client's `Describe` answers).
+    #[serde(skip)]
+    pub result_schema: SchemaRef,
 }
 
 /// Explain's accuracy under the mechanism the query did not pick.
@@ -210,6 +219,7 @@ pub(crate) async fn explain(
         alternative,
         units_for_even_odds: prepared.selection.units_for_even_odds(),
         bounding: bounding(engine, &prepared),
+        result_schema: released_schema(&prepared)?,
     })
 }
 
@@ -297,4 +307,25 @@ impl Engine {
         }
         Ok((prepared, exact, trees))
     }
+}
+
+/// The schema of a release of `prepared` with intervals, from the plan alone
+/// (no row, no data): the same post-processing over no released rows.
+pub(crate) fn released_schema(prepared: &Prepared) -> Result<SchemaRef> {
+    let ranges: Vec<Option<f64>> = prepared
+        .aggregates
+        .iter()
+        .map(|a| a.call.aggregate.value_range(&a.call))
+        .collect();
+    let upper = upper_plan(
+        &prepared.analysis.plan,
+        &[],
+        prepared.analysis.keys.len(),
+        &ranges,
+    )?;
+    let empty = RecordBatch::new_empty(Arc::new(upper.schema().as_arrow().clone()));
+    let finished = finish(vec![empty], true)?;
+    Ok(finished
+        .first()
+        .map_or_else(|| Arc::new(Schema::empty()), RecordBatch::schema))
 }

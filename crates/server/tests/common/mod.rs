@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use privagg_budget::Ledger as _;
 use privagg_server::{Credentials, ServeConfig, Server};
 use tokio_postgres::{AsyncMessage, Client, NoTls, SimpleQueryMessage};
 
@@ -98,4 +99,17 @@ pub async fn last_charge(conn: &Conn) -> String {
         .and_then(|r| r.split(',').next())
         .unwrap_or_default()
         .to_string()
+}
+
+/// ε the ledger has charged an analyst (read-only, beside a running server).
+pub fn spent(dir: &Path, analyst: &str) -> f64 {
+    let catalog = privagg_sql::Catalog::load(dir.join("privagg.toml")).expect("catalog");
+    let ledger = privagg_sql::ledger::open_ledger(&catalog, privagg_sql::ledger::Access::Read)
+        .expect("ledger")
+        .expect("a ledger exists");
+    ledger
+        .spent(&privagg_budget::Scope::Analyst(analyst.into()))
+        .expect("spent")
+        .epsilon
+        .to_f64()
 }
