@@ -46,6 +46,9 @@ impl QueryParser for Parser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        if let Some(e) = crate::statement::too_long(sql) {
+            return Err(user(e));
+        }
         params::count(sql).map_err(user)?;
         Ok(Some(sql.to_string()))
     }

@@ -22,7 +22,7 @@ use privagg_sql::{Engine, Explanation, QueryConfig, Release, Session, SqlError};
 
 use crate::rows::{fields, response, text_fields, text_rows};
 use crate::sqlstate::{error_info, server_error};
-use crate::statement::{Statement, classify};
+use crate::statement::{Statement, classify, too_long};
 
 /// What every connection shares.
 #[derive(Debug)]
@@ -148,6 +148,9 @@ impl Connection {
     /// Answers one statement, its rows in the client's formats.
     pub(crate) async fn answer(&self, analyst: &str, text: &str, format: &Format) -> Answer {
         let _busy = Busy::new(self);
+        if let Some(e) = too_long(text) {
+            return Answer::of(Response::Error(e));
+        }
         match classify(text) {
             Statement::Empty => Answer::of(Response::EmptyQuery),
             Statement::SetPrivagg { name, value } => {

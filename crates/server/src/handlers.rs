@@ -5,6 +5,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use futures::Sink;
@@ -16,6 +17,7 @@ use pgwire::api::auth::{
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ClientInfo, ErrorHandler, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::startup::PasswordMessageFamily;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::credentials::Credentials;
@@ -58,14 +60,14 @@ impl AuthSource for Verifiers {
     }
 }
 
-/// SCRAM-SHA-256, after refusing a connection without TLS when TLS is required.
-pub(crate) struct Startup {
+/// SCRAM-SHA-256 (shared by every connection; its per-connection state is pgwire's).
+pub(crate) struct Auth {
     sasl: SASLAuthStartupHandler<DefaultServerParameterProvider>,
     require_tls: bool,
     logins: Arc<Logins>,
 }
 
-impl Startup {
+impl Auth {
     pub(crate) fn new(verifiers: &Arc<Verifiers>, require_tls: bool) -> Self {
         let scram = ScramAuth::new(Arc::clone(verifiers) as Arc<dyn AuthSource>);
         Self {
@@ -75,6 +77,37 @@ impl Startup {
             logins: Arc::clone(&verifiers.logins),
         }
     }
+}
+
+/// One connection's startup: refuses a connection without TLS when TLS is
+/// required, and a malformed first SASL message (whose length field pgwire
+/// 0.42 would trust and panic on) before SCRAM reads it.
+pub(crate) struct Startup {
+    auth: Arc<Auth>,
+    first_response: AtomicBool,
+}
+
+impl Startup {
+    pub(crate) fn new(auth: &Arc<Auth>) -> Self {
+        Self {
+            auth: Arc::clone(auth),
+            first_response: AtomicBool::new(true),
+        }
+    }
+}
+
+/// Whether `body` is a well-formed SASLInitialResponse: a mechanism name, a
+/// length, and that many bytes (or -1 for none).
+fn well_formed_initial_response(body: &[u8]) -> bool {
+    let Some(nul) = body.iter().position(|b| *b == 0) else {
+        return false;
+    };
+    let rest = &body[nul + 1..];
+    let Some((length, data)) = rest.split_first_chunk::<4>() else {
+        return false;
+    };
+    let length = i32::from_be_bytes(*length);
+    length == -1 || usize::try_from(length).is_ok_and(|n| n <= data.len())
 }
 
 #[async_trait]
@@ -89,12 +122,22 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let auth = &self.auth;
+        if let PgWireFrontendMessage::PasswordMessageFamily(PasswordMessageFamily::Raw(body)) =
+            &message
+            && self.first_response.swap(false, Ordering::SeqCst)
+            && !well_formed_initial_response(body)
+        {
+            return Err(PgWireError::InvalidScramMessage(
+                "malformed SASLInitialResponse".to_string(),
+            ));
+        }
         if let PgWireFrontendMessage::Startup(startup) = &message
-            && self.require_tls
+            && auth.require_tls
             && !client.is_secure()
         {
             let user = startup.parameters.get("user").cloned().unwrap_or_default();
-            self.logins
+            auth.logins
                 .refused(&user, client.socket_addr().ip(), "TLS is required");
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "FATAL".to_string(),
@@ -102,7 +145,7 @@ impl StartupHandler for Startup {
                 "this server requires TLS: connect with sslmode=require".to_string(),
             ))));
         }
-        self.sasl.on_startup(client, message).await
+        auth.sasl.on_startup(client, message).await
     }
 }
 
@@ -128,5 +171,26 @@ impl PgWireServerHandlers for Handlers {
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
         Arc::clone(&self.errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_formed_initial_response;
+
+    #[test]
+    fn only_well_formed_initial_responses_reach_scram() {
+        let mut ok = b"SCRAM-SHA-256\0".to_vec();
+        ok.extend_from_slice(&3i32.to_be_bytes());
+        ok.extend_from_slice(b"abc");
+        assert!(well_formed_initial_response(&ok));
+        let mut none = b"SCRAM-SHA-256\0".to_vec();
+        none.extend_from_slice(&(-1i32).to_be_bytes());
+        assert!(well_formed_initial_response(&none));
+        let mut lying = b"SCRAM-SHA-256\0".to_vec();
+        lying.extend_from_slice(&1_786_080_875i32.to_be_bytes());
+        assert!(!well_formed_initial_response(&lying));
+        assert!(!well_formed_initial_response(b"c=biws,r=abc"));
+        assert!(!well_formed_initial_response(b"SCRAM\0\0\0"));
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::credentials::Credentials;
 use crate::handler::{Connection, Shared};
-use crate::handlers::{Handlers, Startup, Verifiers};
+use crate::handlers::{Auth, Handlers, Startup, Verifiers};
 use crate::login::{LoginErrors, Logins};
 
 /// How the server runs.
@@ -190,7 +190,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
     let stop = Arc::new(Notify::new());
     let listen = Listen {
         shared,
-        startup: Arc::new(Startup::new(&verifiers, config.require_tls)),
+        auth: Arc::new(Auth::new(&verifiers, config.require_tls)),
         errors: Arc::new(LoginErrors(logins)),
         slots: Arc::new(Semaphore::new(config.max_connections)),
         tls,
@@ -208,7 +208,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
 /// What the accept loop hands each connection.
 struct Listen {
     shared: Arc<Shared>,
-    startup: Arc<Startup>,
+    auth: Arc<Auth>,
     errors: Arc<LoginErrors>,
     slots: Arc<Semaphore>,
     tls: Option<TlsAcceptor>,
@@ -231,7 +231,7 @@ async fn accept_loop(listener: TcpListener, listen: Listen, stop: Arc<Notify>, g
         let connection = Arc::new(Connection::new(Arc::clone(&listen.shared)));
         let handlers = Handlers {
             connection: Arc::clone(&connection),
-            startup: Arc::clone(&listen.startup),
+            startup: Arc::new(Startup::new(&listen.auth)),
             errors: Arc::clone(&listen.errors),
         };
         let tls = listen.tls.clone();

@@ -3,6 +3,23 @@
 //! `SELECT version()`, transactions) are answered here; everything else goes
 //! through the engine, which refuses what it does not allow.
 
+/// The longest statement text accepted (1 MiB; a DP query is a few hundred
+/// bytes, and the engine's parser would spend seconds on megabytes).
+pub(crate) const MAX_STATEMENT_BYTES: usize = 1 << 20;
+
+/// The refusal of a statement over [`MAX_STATEMENT_BYTES`] (SQLSTATE 54000).
+pub(crate) fn too_long(text: &str) -> Option<crate::sqlstate::Refusal> {
+    (text.len() > MAX_STATEMENT_BYTES).then(|| {
+        crate::sqlstate::refusal(
+            "54000",
+            format!(
+                "statement too long: {} bytes, the limit is {MAX_STATEMENT_BYTES}; long value lists belong in a table",
+                text.len()
+            ),
+        )
+    })
+}
+
 /// A statement the server answers itself, or hands to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Statement {
