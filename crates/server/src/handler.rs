@@ -20,12 +20,12 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use privagg_sql::{Engine, Explanation, QueryConfig, Release, Session, SqlError};
 
+use crate::pg_catalog::is_catalog_query;
 use crate::rows::{fields, response, text_fields, text_rows};
 use crate::sqlstate::{error_info, server_error};
 use crate::statement::{Statement, classify, too_long};
 
 /// What every connection shares.
-#[derive(Debug)]
 pub(crate) struct Shared {
     /// The engine (catalog, ledger, DataFusion).
     pub engine: Arc<Engine>,
@@ -38,6 +38,16 @@ pub(crate) struct Shared {
     pub in_flight: AtomicUsize,
     /// The ledger is read-only: DP queries are refused (25006).
     pub readonly: bool,
+    /// Metadata only, for `pg_catalog`/`information_schema` queries (`crate::pg_catalog`).
+    pub catalog: datafusion::prelude::SessionContext,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One client connection.
@@ -170,6 +180,9 @@ impl Connection {
                 rows_or_error(text_rows(&["version"], vec![vec![version()]], format))
             }
             Statement::Explain(sql) => self.explain(analyst, &sql, format).await,
+            Statement::Query(sql) if is_catalog_query(&sql) => {
+                self.catalog_query(analyst, &sql, format).await
+            }
             Statement::Query(_) if self.shared.readonly => {
                 log(analyst, "query", "refused", ", \"sqlstate\": \"25006\"");
                 Answer::error(server_error(
@@ -191,6 +204,12 @@ impl Connection {
         let _busy = Busy::new(self);
         let user = |e: ErrorInfo| PgWireError::UserError(Box::new(e));
         let columns = match classify(text) {
+            Statement::Query(sql) if is_catalog_query(&sql) => {
+                let schema = crate::pg_catalog::describe(&self.shared.catalog, &sql)
+                    .await
+                    .map_err(|e| PgWireError::UserError(catalog_error(&e)))?;
+                return Ok(fields(&schema, format)?.to_vec());
+            }
             Statement::Query(sql) => {
                 let e = self.explanation(&sql).await.map_err(user)?;
                 return Ok(fields(&e.result_schema, format)?.to_vec());
@@ -202,6 +221,26 @@ impl Connection {
         };
         let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
         Ok(text_fields(&columns, format)?.to_vec())
+    }
+
+    /// A question about the database (psql's `\d`, drivers' introspection),
+    /// answered from metadata only.
+    async fn catalog_query(&self, analyst: &str, sql: &str, format: &Format) -> Answer {
+        let run = crate::pg_catalog::run(&self.shared.catalog, sql);
+        match tokio::time::timeout(self.shared.statement_timeout, run).await {
+            Ok(Ok(batches)) => {
+                log(analyst, "catalog", "ok", "");
+                match response(&batches, self.shared.max_rows, format) {
+                    Ok(r) => Answer::of(r),
+                    Err(e) => Answer::error(server_error("XX000", e.to_string())),
+                }
+            }
+            Ok(Err(e)) => {
+                log(analyst, "catalog", "refused", ", \"sqlstate\": \"0A000\"");
+                Answer::of(Response::Error(catalog_error(&e)))
+            }
+            Err(_) => Answer::error(timeout_error(self.shared.statement_timeout)),
+        }
     }
 
     async fn show(&self, name: &str, format: &Format) -> Answer {
@@ -349,6 +388,16 @@ impl Connection {
             }
         }
     }
+}
+
+/// A catalog query privagg cannot answer (its text is about metadata only).
+fn catalog_error(e: &datafusion::error::DataFusionError) -> crate::sqlstate::Refusal {
+    let message = e.to_string();
+    let first = message.lines().next().unwrap_or_default();
+    crate::sqlstate::refusal(
+        "0A000",
+        format!("catalog query not supported by privagg's pg_catalog emulation: {first}"),
+    )
 }
 
 fn timeout_error(limit: Duration) -> ErrorInfo {

@@ -17,6 +17,7 @@ mod handlers;
 mod idle;
 mod login;
 mod params;
+mod pg_catalog;
 mod rows;
 mod serve;
 mod sqlstate;

@@ -17,7 +17,7 @@ use pgwire::messages::data::DataRow;
 use crate::params::format_of;
 
 /// The Postgres type a column is sent as.
-fn pg_type(t: &DataType) -> Type {
+pub(crate) fn pg_type(t: &DataType) -> Type {
     if t.is_integer() {
         Type::INT8
     } else if t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) {

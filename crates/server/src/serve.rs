@@ -161,6 +161,7 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         Engine::open(&config.catalog).await?
     };
     let engine = Arc::new(engine);
+    let engine_tables = engine.table_schemas();
     let tls = match &config.tls {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
         None => None,
@@ -186,6 +187,9 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         max_rows: config.max_rows,
         in_flight: AtomicUsize::new(0),
         readonly: config.readonly,
+        catalog: crate::pg_catalog::session(&engine_tables)
+            .await
+            .map_err(|e| ServeError::Sql(privagg_sql::SqlError::Execution(e.to_string())))?,
     });
     let stop = Arc::new(Notify::new());
     let listen = Listen {

@@ -150,6 +150,24 @@ impl Engine {
         &self.catalog
     }
 
+    /// The tables an analyst can name, with their columns as queries see
+    /// them: public metadata (names and types), never data. Private tables
+    /// first, each flagged `true`.
+    pub fn table_schemas(&self) -> Vec<(String, bool, datafusion::arrow::datatypes::SchemaRef)> {
+        let private = self.views.private.iter().map(|v| (v, true));
+        let public = self.views.public.iter().map(|v| (v, false));
+        private
+            .chain(public)
+            .map(|((name, plan), is_private)| {
+                (
+                    name.clone(),
+                    is_private,
+                    Arc::new(plan.schema().as_arrow().clone()),
+                )
+            })
+            .collect()
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &Arc<dyn Ledger> {
         &self.ledger
