@@ -15,3 +15,4 @@ mod newcomer;
 mod output;
 mod query;
 mod reliability;
+mod serve_kill;
