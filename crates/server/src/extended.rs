@@ -21,7 +21,8 @@ use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
-use crate::handler::{Connection, analyst_of};
+use crate::answer::analyst_of;
+use crate::handler::Connection;
 use crate::params::{self, Value};
 use crate::sqlstate::Refusal;
 

@@ -10,6 +10,7 @@
 //!
 //! Built on `pgwire`. What works and what does not yet: `docs/server.md`.
 
+mod answer;
 mod credentials;
 mod extended;
 mod handler;
