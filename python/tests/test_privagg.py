@@ -1,0 +1,177 @@
+"""privagg from Python: every API call, each exception class, budgets across
+sessions and processes, Arrow into pyarrow/pandas/polars, bad inputs."""
+
+import json
+import math
+import multiprocessing
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+import privagg
+
+QUERY = "SELECT sex, COUNT(*) AS n, AVG(age) AS avg_age FROM pums GROUP BY sex ORDER BY sex"
+
+
+def spent(session):
+    (row,) = [b for b in session.budget() if b["scope"].startswith("analyst")]
+    return float(row["spent"]["epsilon"])
+
+
+def test_a_query_is_an_arrow_release_with_its_charge(catalog):
+    session = privagg.connect(catalog, analyst="alice")
+    release = session.query(QUERY)
+    assert len(release) == 2
+    assert release.columns == [
+        "sex", "n", "n_ci_low", "n_ci_high", "avg_age", "avg_age_ci_low", "avg_age_ci_high",
+    ]
+    table = pa.table(release)  # the PyCapsule stream interface
+    assert table.column("sex").to_pylist() == [0, 1]
+    for row in table.to_pylist():
+        assert row["n_ci_low"] <= row["n"] <= row["n_ci_high"]
+        assert 0 <= row["avg_age"] <= 100 or row["avg_age_ci_low"] <= 100
+    assert release.to_arrow().num_rows == 2
+    frame = release.to_pandas()
+    assert list(frame["sex"]) == [0, 1]
+    meta = release.metadata
+    assert meta["analyst"] == "alice" and meta["epsilon"] == "0.5"
+    assert meta["request_id"]
+    assert spent(session) == pytest.approx(0.5)
+
+
+def test_polars_reads_a_release_when_installed(catalog):
+    polars = pytest.importorskip("polars")
+    release = privagg.connect(catalog, analyst="alice").query(QUERY, epsilon=0.25)
+    frame = polars.from_arrow(pa.table(release))
+    assert frame.height == 2
+
+
+def test_explain_charges_nothing_and_epsilon_applies_per_query(catalog):
+    session = privagg.connect(catalog, analyst="alice")
+    plan = session.explain(QUERY)
+    assert plan["epsilon"] == "0.5"
+    assert spent(session) == 0
+    release = session.query(QUERY, epsilon=0.1, confidence=0.9)
+    assert release.metadata["epsilon"] == "0.1"
+    assert spent(session) == pytest.approx(0.1)
+    # SET in a request becomes the session's setting; a new session has its own.
+    session.query("SET privagg.epsilon = 0.2; " + QUERY)
+    assert session.query(QUERY).metadata["epsilon"] == "0.2"
+    other = privagg.connect(catalog, analyst="alice")
+    assert other.query(QUERY).metadata["epsilon"] == "0.5"
+
+
+def test_each_error_has_its_class_and_costs_nothing(catalog, tmp_path):
+    session = privagg.connect(catalog, analyst="alice")
+    with pytest.raises(privagg.QueryRejected, match="query rejected"):
+        session.query("SELECT * FROM pums")
+    with pytest.raises(privagg.InvalidSql):
+        session.query("SELECT COUNT(* FROM pums")
+    with pytest.raises(privagg.InvalidSql):
+        session.query("SELECT COUNT(*) FROM nowhere")
+    with pytest.raises(privagg.BudgetExhausted, match="budget exhausted"):
+        session.query(QUERY, epsilon=100)
+    for bad in (0, -1, math.nan, math.inf):
+        with pytest.raises(privagg.QueryRejected):
+            session.query(QUERY, epsilon=bad)
+    with pytest.raises(privagg.QueryRejected):
+        session.query(QUERY, confidence=1.5)
+    with pytest.raises(TypeError):
+        session.query(QUERY, epsilon="a lot")
+    with pytest.raises(TypeError):
+        session.query(None)
+    assert spent(session) == 0
+    with pytest.raises(privagg.UnknownAnalyst):
+        privagg.connect(catalog, analyst="mallory")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[tables]]\nname = 3\n")
+    with pytest.raises(privagg.CatalogError):
+        privagg.connect(broken, analyst="alice")
+    with pytest.raises(privagg.CatalogError):
+        privagg.connect(tmp_path / "missing.toml", analyst="alice")
+    assert issubclass(privagg.BudgetExhausted, privagg.PrivaggError)
+    assert issubclass(privagg.PrivaggError, Exception)
+
+
+def test_two_sessions_of_one_analyst_share_the_budget(catalog):
+    one = privagg.connect(catalog, analyst="alice")
+    two = privagg.connect(catalog, analyst="alice")
+    bob = privagg.connect(catalog, analyst="bob")
+    one.query(QUERY, epsilon=1.5)
+    with pytest.raises(privagg.BudgetExhausted):
+        two.query(QUERY, epsilon=1.0)
+    two.query(QUERY, epsilon=0.5)
+    assert spent(one) == pytest.approx(2.0)
+    bob.query(QUERY, epsilon=1.0)  # another analyst's budget is untouched
+    assert spent(bob) == pytest.approx(1.0)
+    verification = one.audit_verify()
+    assert verification["intact"] is True
+
+
+def _spend(catalog, queue):
+    import privagg as p
+
+    session = p.connect(catalog, analyst="alice")
+    released = 0
+    for _ in range(10):
+        try:
+            session.query(QUERY, epsilon=0.25)
+            released += 1
+        except p.BudgetExhausted:
+            pass
+    queue.put(released)
+
+
+def test_two_processes_never_overspend(catalog):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_spend, args=(str(catalog), queue)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    released = queue.get(timeout=5) + queue.get(timeout=5)
+    assert released == 8  # alice's 2.0 at 0.25 each, across both processes
+    assert spent(privagg.connect(catalog, analyst="alice")) == pytest.approx(2.0)
+
+
+def test_export_runs_a_job_of_the_sessions_analyst_only(catalog, tmp_path):
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f"""
+catalog = "{catalog}"
+analyst = "alice"
+[[queries]]
+name = "by_sex"
+sql = "{QUERY}"
+epsilon = 0.5
+format = "csv"
+"""
+    )
+    files = privagg.connect(catalog, analyst="alice").export(job, out=tmp_path / "out")
+    assert any(f.endswith("by_sex.csv") for f in files), files
+    with pytest.raises(privagg.QueryRejected, match="this session is 'bob'"):
+        privagg.connect(catalog, analyst="bob").export(job, out=tmp_path / "out2")
+
+
+def test_no_seed_and_no_raw_values_are_reachable(catalog):
+    names = set(dir(privagg)) | set(dir(privagg.Session)) | set(dir(privagg.Release))
+    assert not any("seed" in n.lower() or "raw" in n.lower() for n in names), names
+    session = privagg.connect(catalog, analyst="alice")
+    with pytest.raises(privagg.QueryRejected):
+        session.query("SET privagg.seed = 1; " + QUERY)
+
+
+def test_the_cli_sees_what_python_spent(catalog):
+    privagg.connect(catalog, analyst="alice").query(QUERY, epsilon=0.75)
+    cli = pytest.importorskip("shutil").which("privagg")
+    if cli is None:
+        pytest.skip("the privagg binary is not on PATH")
+    out = subprocess.run(
+        [cli, "budget", "--catalog", str(catalog), "--json"], capture_output=True, text=True, check=True
+    )
+    rows = json.loads(out.stdout)
+    alice = [r for r in rows if r["scope"] == "analyst:alice"][0]
+    assert alice["spent"]["epsilon"] == "0.75"
