@@ -9,6 +9,7 @@
 //! is no seed and no way to get un-noised values. Guide: `docs/python.md`.
 
 mod errors;
+mod register;
 mod release;
 mod runtime;
 mod session;

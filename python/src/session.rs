@@ -17,8 +17,8 @@ use crate::runtime::wait;
 /// An analyst's session over a catalog (see `privagg.connect`).
 #[pyclass(module = "privagg._privagg", frozen)]
 pub struct Session {
-    engine: Arc<Engine>,
-    session: Mutex<privagg_sql::Session>,
+    /// The engine session (None only while a table is being registered).
+    pub(crate) session: Mutex<Option<privagg_sql::Session>>,
     analyst: String,
     catalog: PathBuf,
 }
@@ -34,10 +34,8 @@ pub fn connect(py: Python<'_>, catalog: PathBuf, analyst: String) -> PyResult<Se
         let path = catalog.clone();
         let engine = wait(py, move || async move { Engine::open(&path).await })?.map_err(to_py)?;
         privagg_sql::ledger::catalog_scopes(engine.catalog(), Some(&analyst)).map_err(to_py)?;
-        let engine = Arc::new(engine);
         Ok(Session {
-            session: Mutex::new(privagg_sql::Session::new(Arc::clone(&engine))),
-            engine,
+            session: Mutex::new(Some(privagg_sql::Session::new(Arc::new(engine)))),
             analyst,
             catalog,
         })
@@ -62,8 +60,15 @@ impl Session {
     fn current(&self) -> PyResult<privagg_sql::Session> {
         self.session
             .lock()
-            .map(|s| s.clone())
-            .map_err(|_| PrivaggError::new_err("the session is unusable after an earlier failure"))
+            .ok()
+            .and_then(|s| s.clone())
+            .ok_or_else(|| {
+                PrivaggError::new_err("the session is unusable after an earlier failure")
+            })
+    }
+
+    fn engine(&self) -> PyResult<Arc<Engine>> {
+        Ok(Arc::clone(self.current()?.engine()))
     }
 }
 
@@ -110,7 +115,7 @@ impl Session {
             let mut releases = result.map_err(to_py)?;
             // The request's SET statements are the session's now.
             if let Ok(mut s) = self.session.lock() {
-                *s = session;
+                *s = Some(session);
             }
             let release = releases
                 .pop()
@@ -136,10 +141,11 @@ impl Session {
     /// list of dicts with `scope`, `limit`, `spent`, `remaining`.
     fn budget<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guarded("reading the budget", || {
-            let catalog = self.engine.catalog();
+            let engine = self.engine()?;
+            let catalog = engine.catalog();
             let scopes =
                 privagg_sql::ledger::catalog_scopes(catalog, Some(&self.analyst)).map_err(to_py)?;
-            let ledger = self.engine.ledger();
+            let ledger = engine.ledger();
             let mut rows = Vec::new();
             for (scope, limit) in scopes {
                 let spent = ledger.spent(&scope).map_err(|e| to_py(SqlError::from(e)))?;
@@ -165,7 +171,7 @@ impl Session {
     /// and every scope's spend recomputed): a dict with `intact` and details.
     fn audit_verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guarded("verifying the audit log", || {
-            let ledger = Arc::clone(self.engine.ledger());
+            let ledger = Arc::clone(self.engine()?.ledger());
             let verification = wait(py, move || async move { ledger.verify_ledger(None) })?
                 .map_err(|e| to_py(SqlError::from(e)))?;
             let mut value = serde_json::to_value(&verification)
@@ -220,6 +226,45 @@ impl Session {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect())
+        })
+    }
+
+    /// Registers a pandas/polars/pyarrow DataFrame (or any Arrow stream) as a
+    /// private table of this session, with its privacy unit and bounds, as a
+    /// catalog `[[tables]]` entry would declare them and with the same
+    /// validation. `columns` maps a column to `{"lower": …, "upper": …}`,
+    /// `{"public_values": [...]}` and/or `{"type": "int64"}`.
+    #[pyo3(signature = (name, data, *, privacy_unit, columns = None, max_groups_contributed = 1, max_rows_per_group = 1, consent_column = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn register_table(
+        &self,
+        py: Python<'_>,
+        name: String,
+        data: Bound<'_, PyAny>,
+        privacy_unit: String,
+        columns: Option<Bound<'_, PyAny>>,
+        max_groups_contributed: u32,
+        max_rows_per_group: u32,
+        consent_column: Option<String>,
+    ) -> PyResult<()> {
+        guarded("registering the table", || {
+            let ipc: Vec<u8> = py
+                .import("privagg._convert")?
+                .call_method1("to_ipc", (data,))?
+                .extract()?;
+            let columns: String = match columns {
+                Some(c) => py.import("json")?.call_method1("dumps", (c,))?.extract()?,
+                None => "{}".to_string(),
+            };
+            let policy = crate::register::Policy {
+                name,
+                privacy_unit,
+                columns,
+                max_groups_contributed,
+                max_rows_per_group,
+                consent_column,
+            };
+            crate::register::register(self, py, policy, ipc)
         })
     }
 

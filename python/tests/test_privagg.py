@@ -175,3 +175,96 @@ def test_the_cli_sees_what_python_spent(catalog):
     rows = json.loads(out.stdout)
     alice = [r for r in rows if r["scope"] == "analyst:alice"][0]
     assert alice["spent"]["epsilon"] == "0.75"
+
+
+def test_a_dataframe_registers_as_a_private_table_with_the_catalogs_checks(catalog):
+    pd = pytest.importorskip("pandas")
+    session = privagg.connect(catalog, analyst="bob")
+    frame = pd.DataFrame(
+        {
+            "customer": [1, 1, 2, 3, 4, 5, 6, 7] * 50,
+            "segment": ["gold", "gold", "silver", "gold", None, "silver", "gold", "silver"] * 50,
+            "spend": [10.0, 20.0, math.nan, 1e9, -5.0, 30.0, None, 40.0] * 50,
+        }
+    )
+    session.register_table(
+        "shop",
+        frame,
+        privacy_unit="customer",
+        columns={"spend": {"lower": 0, "upper": 100}, "segment": {"public_values": ["gold", "silver"]}},
+        max_rows_per_group=2,
+    )
+    release = session.query(
+        "SELECT segment, COUNT(*) AS n, SUM(spend) AS total FROM shop GROUP BY segment ORDER BY segment",
+        epsilon=1.0,
+    )
+    table = pa.table(release)
+    assert table.column("segment").to_pylist() == ["gold", "silver"]
+    # Raw rows of a registered table are as private as a catalog table's.
+    with pytest.raises(privagg.QueryRejected):
+        session.query("SELECT * FROM shop")
+    # polars and pyarrow data register too.
+    polars = pytest.importorskip("polars")
+    session.register_table(
+        "shop_pl", polars.from_pandas(frame), privacy_unit="customer",
+        columns={"spend": {"lower": 0, "upper": 100}},
+    )
+    session.register_table("shop_pa", pa.Table.from_pandas(frame), privacy_unit="customer")
+    assert len(session.query("SELECT COUNT(*) AS n FROM shop_pl", epsilon=0.5)) == 1
+
+
+def test_a_bad_dataframe_policy_is_refused_before_anything_is_charged(catalog):
+    pd = pytest.importorskip("pandas")
+    session = privagg.connect(catalog, analyst="bob")
+    frame = pd.DataFrame({"customer": [1, 2], "segment": ["a", "b"], "spend": [1.0, 2.0]})
+    with pytest.raises(privagg.CatalogError, match="nobody"):
+        session.register_table("t", frame, privacy_unit="nobody")
+    with pytest.raises(privagg.CatalogError, match="lower"):
+        session.register_table("t", frame, privacy_unit="customer", columns={"spend": {"lower": 5, "upper": 1}})
+    with pytest.raises(privagg.CatalogError, match="segment"):
+        session.register_table("t", frame, privacy_unit="customer", columns={"segment": {"lower": 0, "upper": 1}})
+    with pytest.raises(privagg.CatalogError, match="color"):
+        session.register_table("t", frame, privacy_unit="customer", columns={"spend": {"color": "red"}})
+    with pytest.raises(TypeError):
+        session.register_table("t", [1, 2, 3], privacy_unit="customer")
+    assert spent(session) == 0
+    # The session still works after the refusals.
+    assert len(session.query(QUERY, epsilon=0.1)) == 2
+
+
+SLOW_QUERY_SCRIPT = """
+import sys
+import numpy as np, pandas as pd, privagg
+session = privagg.connect(sys.argv[1], analyst="bob")
+n = 600_000
+rng = np.random.default_rng(1)
+frame = pd.DataFrame({"customer": rng.integers(0, 100_000, n), "segment": rng.choice(["a", "b", "c"], n),
+                      "spend": rng.random(n) * 100})
+session.register_table("big", frame, privacy_unit="customer", max_groups_contributed=3,
+                       columns={"spend": {"lower": 0, "upper": 100}, "segment": {"public_values": ["a", "b", "c"]}})
+print("running", flush=True)
+session.query("SELECT segment, COUNT(*) AS n, MEDIAN(spend) AS med FROM big GROUP BY segment", epsilon=0.5)
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_interrupts_a_running_query(catalog):
+    import signal
+    import time
+
+    pytest.importorskip("numpy")
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_QUERY_SCRIPT, str(catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "running"
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert "KeyboardInterrupt" in err, err
+    # The query (seconds long) was abandoned, not waited for.
+    assert "finished" not in out, "the query finished before Ctrl-C: make it slower"
+    # Whether the charge landed before the interrupt or not, the books balance.
+    assert privagg.connect(catalog, analyst="bob").audit_verify()["intact"] is True

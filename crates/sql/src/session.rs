@@ -33,6 +33,11 @@ impl Session {
         }
     }
 
+    /// A session with the given settings (a session carried over to a new engine).
+    pub fn with_settings(engine: Arc<Engine>, settings: OptionValues) -> Self {
+        Self { engine, settings }
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
