@@ -133,40 +133,43 @@ fn medians_are_narrow_and_range_wide_intervals_are_flagged() {
         "median intervals span {mean} of 60 on average: {out}"
     );
 
-    // One visit with more than 100 minutes on day 1 or so: an AVG of a few
-    // rows spans most of [0, 60] at ε 0.2.
+    // An AVG of a few rows at ε 0.02: its interval usually spans most of
+    // [0, 60] and is flagged. Not always — when the noise on both the count
+    // and the sum is large and positive the ratio interval can be narrow (seen
+    // about one run in fifteen) — so the text check allows a few draws (each
+    // is charged; all failing has probability ~1e-6), and the JSON check
+    // holds the flag to the documented rule on the cell's own numbers.
     let sql =
         "SELECT AVG(\"Money spent (euros)\") AS a FROM visits WHERE \"Time spent (minutes)\" > 118";
-    let (code, out, err) = run(&[
+    let args = [
         "query",
         "--catalog",
         c,
         "--epsilon",
-        "0.2",
+        "0.02",
         "--confidence",
         "0.95",
         sql,
-    ]);
-    assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("too noisy to act on"), "{out}");
-    let json = ok(&[
-        "query",
-        "--catalog",
-        c,
-        "--epsilon",
-        "0.2",
-        "--confidence",
-        "0.95",
-        "--format",
-        "json",
-        sql,
-    ]);
+    ];
+    let flagged = (0..5).any(|_| {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, Some(0), "{err}");
+        out.contains("too noisy to act on")
+    });
+    assert!(flagged, "five draws of a range-wide AVG, none flagged");
+    let mut json_args = args.to_vec();
+    json_args.splice(7..7, ["--format", "json"]);
+    let json = ok(&json_args);
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
     let cell = &v["metadata"]["accuracy"][0];
-    assert_eq!(cell["too_noisy"], true, "{json}");
     assert_eq!(cell["declared_range"], 60.0, "{json}");
-    assert!(
+    let number = |k: &str| cell[k].as_f64().expect("a number");
+    let (value, low, high) = (number("value"), number("ci_low"), number("ci_high"));
+    let rule = value == 0.0 || (high - low) / 2.0 > 0.5 * value.abs() || high - low > 0.5 * 60.0;
+    assert_eq!(cell["too_noisy"], rule, "{json}");
+    assert_eq!(
         cell["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        rule,
         "{json}"
     );
 }

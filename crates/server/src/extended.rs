@@ -92,7 +92,7 @@ impl ExtendedQueryHandler for Connection {
 
     async fn do_describe_statement<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         target: &StoredStatement<String>,
     ) -> PgWireResult<DescribeStatementResponse>
     where
@@ -116,13 +116,15 @@ impl ExtendedQueryHandler for Connection {
             })
             .collect();
         let text = params::with_nulls(&target.statement).map_err(user)?;
-        let fields = self.describe(&text, &Format::UnifiedText).await?;
+        let fields = self
+            .describe(&analyst_of(client), &text, &Format::UnifiedText)
+            .await?;
         Ok(DescribeStatementResponse::new(types, fields))
     }
 
     async fn do_describe_portal<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<String>,
     ) -> PgWireResult<DescribePortalResponse>
     where
@@ -132,7 +134,9 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let text = bound(portal).map_err(user)?;
-        let fields = self.describe(&text, &portal.result_column_format).await?;
+        let fields = self
+            .describe(&analyst_of(client), &text, &portal.result_column_format)
+            .await?;
         Ok(DescribePortalResponse::new(fields))
     }
 

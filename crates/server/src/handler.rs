@@ -160,6 +160,7 @@ impl Connection {
     /// is explained: nothing is charged, no data is read).
     pub(crate) async fn describe(
         &self,
+        analyst: &str,
         text: &str,
         format: &Format,
     ) -> PgWireResult<Vec<FieldInfo>> {
@@ -167,7 +168,7 @@ impl Connection {
         let user = |e: ErrorInfo| PgWireError::UserError(Box::new(e));
         let columns = match classify(text) {
             Statement::Query(sql) if is_catalog_query(&sql) => {
-                let schema = crate::pg_catalog::describe(&self.shared.catalog, &sql)
+                let schema = crate::pg_catalog::describe(&self.shared.catalog, &sql, analyst)
                     .await
                     .map_err(|e| PgWireError::UserError(catalog_error(&e)))?;
                 return Ok(fields(&schema, format)?.to_vec());
@@ -188,7 +189,7 @@ impl Connection {
     /// A question about the database (psql's `\d`, drivers' introspection),
     /// answered from metadata only.
     async fn catalog_query(&self, analyst: &str, sql: &str, format: &Format) -> Answer {
-        let run = crate::pg_catalog::run(&self.shared.catalog, sql);
+        let run = crate::pg_catalog::run(&self.shared.catalog, sql, analyst);
         match tokio::time::timeout(self.shared.statement_timeout, run).await {
             Ok(Ok(batches)) => {
                 log(analyst, "catalog", "ok", "");

@@ -52,6 +52,24 @@ async fn introspection_answers_from_metadata_and_never_reads_rows() {
             .expect("current_schema"),
     );
     assert_eq!(schema[0], ["public", "privagg"]);
+    // What DBeaver and JDBC ask on connect.
+    let who = rows(
+        &conn
+            .client
+            .simple_query("SELECT current_schema(), session_user, current_user")
+            .await
+            .expect("session_user"),
+    );
+    assert_eq!(who[0], ["public", "bob", "bob"]);
+    let setting = conn
+        .client
+        .query_one(
+            "SELECT setting FROM pg_catalog.pg_settings WHERE name = $1",
+            &[&"standard_conforming_strings"],
+        )
+        .await
+        .expect("pg_settings");
+    assert_eq!(setting.get::<_, String>(0), "on");
     // A catalog table's copy here is empty: reading it is refused rather
     // than answered "0 rows"; creating a table (which could read any file
     // the server can) is refused.

@@ -37,6 +37,45 @@ fn null_subqueries(text: &str, start: &str) -> String {
     out
 }
 
+/// `text` with the bare SQL words `session_user` and `current_user` (which
+/// DataFusion does not know) replaced by the analyst's name as a literal.
+pub(crate) fn with_user(text: &str, analyst: &str) -> String {
+    let literal = format!("'{}'", analyst.replace('\'', "''"));
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let word = ["session_user", "current_user"]
+            .into_iter()
+            .find(|w| lower[i..].starts_with(w));
+        let before_ok = i == 0
+            || !lower.as_bytes()[i - 1].is_ascii_alphanumeric() && lower.as_bytes()[i - 1] != b'_';
+        if let (Some(w), true) = (word, before_ok) {
+            let after = lower[i + w.len()..].chars().next();
+            if !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '(') {
+                out.push_str(&literal);
+                // An item of the SELECT list keeps PostgreSQL's column name.
+                let next = lower[i + w.len()..].trim_start();
+                let prev = lower[..i].trim_end();
+                let item_end = next.is_empty()
+                    || next.starts_with(',')
+                    || next.starts_with(';')
+                    || next.starts_with("from ");
+                if item_end && (prev.ends_with(',') || prev.ends_with("select")) {
+                    out.push_str(" AS ");
+                    out.push_str(w);
+                }
+                i += w.len();
+                continue;
+            }
+        }
+        let c = text[i..].chars().next().unwrap_or_default();
+        out.push(c);
+        i += c.len_utf8().max(1);
+    }
+    out
+}
+
 /// psql's and drivers' catalog SQL in DataFusion's dialect.
 pub(crate) fn rewrite(text: &str) -> String {
     let text = ALWAYS_NULL
@@ -151,6 +190,21 @@ pub(crate) fn reads_nothing(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_user_words_become_the_analyst() {
+        assert_eq!(
+            with_user(
+                "SELECT current_schema(), session_user, CURRENT_USER AS u",
+                "o'hara"
+            ),
+            "SELECT current_schema(), 'o''hara' AS session_user, 'o''hara' AS u"
+        );
+        assert_eq!(
+            with_user("SELECT my_session_user", "a"),
+            "SELECT my_session_user"
+        );
+    }
 
     #[test]
     fn psql_dialect_is_rewritten_for_datafusion() {

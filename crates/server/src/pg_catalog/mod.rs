@@ -26,7 +26,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use dialect::{reads_nothing, rewrite};
+use dialect::{reads_nothing, rewrite, with_user};
 pub(crate) use tables::session;
 
 /// Whether `text` asks about the database rather than its data.
@@ -36,6 +36,8 @@ pub(crate) fn is_catalog_query(text: &str) -> bool {
         || lower.contains("information_schema.")
         || lower.contains("current_schema")
         || lower.contains("current_database")
+        || lower.contains("session_user")
+        || lower.contains("current_user")
         || [
             "pg_class",
             "pg_namespace",
@@ -62,22 +64,32 @@ fn nothing() -> SchemaRef {
 /// A catalog query's rows. DDL, DML and other statements are refused: this
 /// session must never register a table (`CREATE EXTERNAL TABLE` would read
 /// any file the server can).
-pub(crate) async fn run(ctx: &SessionContext, sql: &str) -> DfResult<Vec<RecordBatch>> {
+pub(crate) async fn run(
+    ctx: &SessionContext,
+    sql: &str,
+    analyst: &str,
+) -> DfResult<Vec<RecordBatch>> {
     if reads_nothing(sql) {
         return Ok(vec![RecordBatch::new_empty(nothing())]);
     }
-    plan(ctx, sql).await?.collect().await
+    plan(ctx, sql, analyst).await?.collect().await
 }
 
 /// The planned catalog query: DDL, DML and other statements refused, and a
 /// query reading a catalog table's (empty) copy refused too — its answer
 /// would say the table is empty.
-async fn plan(ctx: &SessionContext, sql: &str) -> DfResult<datafusion::dataframe::DataFrame> {
+async fn plan(
+    ctx: &SessionContext,
+    sql: &str,
+    analyst: &str,
+) -> DfResult<datafusion::dataframe::DataFrame> {
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
-    let df = ctx.sql_with_options(&rewrite(sql), options).await?;
+    let df = ctx
+        .sql_with_options(&with_user(&rewrite(sql), analyst), options)
+        .await?;
     let mut reads_a_table = false;
     df.logical_plan().apply(|node| {
         if let LogicalPlan::TableScan(scan) = node
@@ -96,11 +108,15 @@ async fn plan(ctx: &SessionContext, sql: &str) -> DfResult<datafusion::dataframe
 }
 
 /// A catalog query's columns, without running it.
-pub(crate) async fn describe(ctx: &SessionContext, sql: &str) -> DfResult<SchemaRef> {
+pub(crate) async fn describe(
+    ctx: &SessionContext,
+    sql: &str,
+    analyst: &str,
+) -> DfResult<SchemaRef> {
     if reads_nothing(sql) {
         return Ok(nothing());
     }
-    let df = plan(ctx, sql).await?;
+    let df = plan(ctx, sql, analyst).await?;
     Ok(Arc::new(df.schema().as_arrow().clone()))
 }
 

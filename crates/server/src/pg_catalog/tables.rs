@@ -192,6 +192,24 @@ pub(crate) async fn session(tables: &[(String, bool, SchemaRef)]) -> DfResult<Se
             ],
         )?,
     )?;
+    let settings = [
+        ("server_version", "15.0"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("standard_conforming_strings", "on"),
+        ("max_identifier_length", "63"),
+        ("TimeZone", "UTC"),
+    ];
+    ctx.register_table(
+        pg("pg_settings"),
+        table(
+            vec![text("name"), text("setting")],
+            vec![
+                strings(settings.iter().map(|s| s.0.to_string()).collect()),
+                strings(settings.iter().map(|s| s.1.to_string()).collect()),
+            ],
+        )?,
+    )?;
     ctx.register_table(
         pg("pg_database"),
         table(
