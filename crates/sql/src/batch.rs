@@ -206,16 +206,11 @@ async fn released_batches(
         }
         release_groups(prepared, &exact, &leaves, confidence, rng)?
     };
-    let ranges: Vec<Option<f64>> = prepared
-        .aggregates
-        .iter()
-        .map(|a| a.call.aggregate.value_range(&a.call))
-        .collect();
     let upper = upper_plan(
         &prepared.analysis.plan,
         &rows,
         prepared.analysis.keys.len(),
-        &ranges,
+        &prepared.value_ranges(),
     )?;
     let post = |e: datafusion::error::DataFusionError| match data {
         Data::Private => SqlError::Execution(format!(

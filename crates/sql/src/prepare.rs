@@ -71,6 +71,14 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// Each aggregate's declared value range (public), for the too-noisy rule.
+    pub fn value_ranges(&self) -> Vec<Option<f64>> {
+        self.aggregates
+            .iter()
+            .map(|a| a.call.aggregate.value_range(&a.call))
+            .collect()
+    }
+
     /// The ε split, for metadata and explain.
     pub fn split(&self) -> Vec<BudgetShare> {
         let mut parts: Vec<BudgetShare> = self

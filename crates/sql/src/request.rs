@@ -312,16 +312,11 @@ impl Engine {
 /// The schema of a release of `prepared` with intervals, from the plan alone
 /// (no row, no data): the same post-processing over no released rows.
 pub(crate) fn released_schema(prepared: &Prepared) -> Result<SchemaRef> {
-    let ranges: Vec<Option<f64>> = prepared
-        .aggregates
-        .iter()
-        .map(|a| a.call.aggregate.value_range(&a.call))
-        .collect();
     let upper = upper_plan(
         &prepared.analysis.plan,
         &[],
         prepared.analysis.keys.len(),
-        &ranges,
+        &prepared.value_ranges(),
     )?;
     let empty = RecordBatch::new_empty(Arc::new(upper.schema().as_arrow().clone()));
     let finished = finish(vec![empty], true)?;
