@@ -71,6 +71,32 @@ class Session:
         self, job: Union[str, PathLike], *, out: Union[str, PathLike], force: bool = False
     ) -> List[str]:
         """Run an export job of this analyst; returns the files written."""
+    def register_table(
+        self,
+        name: str,
+        data: Any,
+        *,
+        privacy_unit: str,
+        columns: Optional[Dict[str, Dict[str, Any]]] = None,
+        max_groups_contributed: int = 1,
+        max_rows_per_group: int = 1,
+        consent_column: Optional[str] = None,
+    ) -> None:
+        """Register a pandas/polars/pyarrow DataFrame (or Arrow stream) as a private
+        table, with the catalog's validation; `columns` maps a column to
+        {"lower": .., "upper": ..}, {"public_values": [...]} and/or {"type": ..}."""
 
 def connect(catalog: Union[str, PathLike], *, analyst: str) -> Session:
     """Open a catalog as an analyst."""
+
+def session(
+    ledger: Union[str, PathLike],
+    *,
+    analyst: str,
+    epsilon: Optional[float] = None,
+    rho: Optional[float] = None,
+    delta: Optional[float] = None,
+) -> Session:
+    """A session without a catalog file: `analyst` spends a budget of `epsilon`
+    (and `delta`), or `rho` in zCDP, in the SQLite ledger `ledger` (created if
+    missing); register DataFrames with `Session.register_table`."""

@@ -9,6 +9,7 @@
 //! is no seed and no way to get un-noised values. Guide: `docs/python.md`.
 
 mod errors;
+mod local;
 mod register;
 mod release;
 mod runtime;
@@ -22,6 +23,7 @@ fn _privagg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Session>()?;
     m.add_class::<release::Release>()?;
     m.add_function(wrap_pyfunction!(session::connect, m)?)?;
+    m.add_function(wrap_pyfunction!(local::session, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)
 }

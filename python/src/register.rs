@@ -14,7 +14,7 @@ use privagg_sql::{Catalog, TableSource};
 use pyo3::prelude::*;
 
 use crate::errors::{CatalogError, PrivaggError, guarded, to_py};
-use crate::runtime::wait;
+use crate::runtime::finish;
 use crate::session::Session;
 
 /// What a table is registered with.
@@ -101,7 +101,7 @@ pub(crate) fn register(
         }
     };
     let (engine, result) = guarded("registering the table", || {
-        wait(py, move || async move {
+        finish(py, move || async move {
             let r = engine
                 .register_private_table(config, TableSource::Batches(data))
                 .await;

@@ -60,3 +60,22 @@ where
         }
     }
 }
+
+/// Runs `work()` to completion with the GIL released and Ctrl-C deferred:
+/// for work that must not be abandoned halfway (registering a table holds
+/// the session's engine). A Ctrl-C pressed meanwhile is raised by Python
+/// as soon as this returns, with the session whole.
+pub(crate) fn finish<T, F>(py: Python<'_>, work: impl FnOnce() -> F + Send + 'static) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T>,
+{
+    let rt = runtime()?;
+    let handle_rt = rt.handle().clone();
+    let handle = rt.spawn_blocking(move || handle_rt.block_on(work()));
+    py.detach(|| rt.block_on(handle)).map_err(|_| {
+        PrivaggError::new_err(
+            "internal error: the registration's task failed; nothing was registered",
+        )
+    })
+}

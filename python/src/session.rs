@@ -20,7 +20,8 @@ pub struct Session {
     /// The engine session (None only while a table is being registered).
     pub(crate) session: Mutex<Option<privagg_sql::Session>>,
     analyst: String,
-    catalog: PathBuf,
+    /// The catalog file (None for a `privagg.session` without one).
+    catalog: Option<PathBuf>,
 }
 
 /// Opens `catalog` (its tables and ledger) for `analyst`.
@@ -34,11 +35,7 @@ pub fn connect(py: Python<'_>, catalog: PathBuf, analyst: String) -> PyResult<Se
         let path = catalog.clone();
         let engine = wait(py, move || async move { Engine::open(&path).await })?.map_err(to_py)?;
         privagg_sql::ledger::catalog_scopes(engine.catalog(), Some(&analyst)).map_err(to_py)?;
-        Ok(Session {
-            session: Mutex::new(Some(privagg_sql::Session::new(Arc::new(engine)))),
-            analyst,
-            catalog,
-        })
+        Ok(Session::over(engine, analyst, Some(catalog)))
     })
 }
 
@@ -57,6 +54,15 @@ fn delta_of(value: Option<f64>) -> PyResult<Option<Delta>> {
 }
 
 impl Session {
+    /// A session of `analyst` over an opened engine.
+    pub(crate) fn over(engine: Engine, analyst: String, catalog: Option<PathBuf>) -> Self {
+        Session {
+            session: Mutex::new(Some(privagg_sql::Session::new(Arc::new(engine)))),
+            analyst,
+            catalog,
+        }
+    }
+
     fn current(&self) -> PyResult<privagg_sql::Session> {
         self.session
             .lock()
@@ -196,6 +202,11 @@ impl Session {
         force: bool,
     ) -> PyResult<Vec<String>> {
         guarded("exporting", || {
+            let Some(catalog) = &self.catalog else {
+                return Err(QueryRejected::new_err(
+                    "an export job reads a catalog file: this session has none (open it with privagg.connect)",
+                ));
+            };
             let parsed = privagg::export::job::Job::load(&job)
                 .map_err(|e| QueryRejected::new_err(e.to_string()))?;
             if parsed.analyst != self.analyst {
@@ -204,13 +215,13 @@ impl Session {
                     parsed.analyst, self.analyst
                 )));
             }
-            let same_catalog = std::fs::canonicalize(&parsed.catalog).ok()
-                == std::fs::canonicalize(&self.catalog).ok();
+            let same_catalog =
+                std::fs::canonicalize(&parsed.catalog).ok() == std::fs::canonicalize(catalog).ok();
             if !same_catalog {
                 return Err(QueryRejected::new_err(format!(
                     "the job's catalog {} is not this session's {}",
                     parsed.catalog.display(),
-                    self.catalog.display()
+                    catalog.display()
                 )));
             }
             let options = privagg::export::ExportOptions {
@@ -275,10 +286,16 @@ impl Session {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "<privagg.Session analyst={:?} catalog={:?}>",
-            self.analyst,
-            self.catalog.display().to_string()
-        )
+        match &self.catalog {
+            Some(catalog) => format!(
+                "<privagg.Session analyst={:?} catalog={:?}>",
+                self.analyst,
+                catalog.display().to_string()
+            ),
+            None => format!(
+                "<privagg.Session analyst={:?} without a catalog>",
+                self.analyst
+            ),
+        }
     }
 }

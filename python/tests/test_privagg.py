@@ -268,3 +268,65 @@ def test_ctrl_c_interrupts_a_running_query(catalog):
     assert "finished" not in out, "the query finished before Ctrl-C: make it slower"
     # Whether the charge landed before the interrupt or not, the books balance.
     assert privagg.connect(catalog, analyst="bob").audit_verify()["intact"] is True
+
+
+def test_a_session_without_a_catalog_charges_its_own_durable_ledger(tmp_path):
+    pd = pytest.importorskip("pandas")
+    ledger = tmp_path / "notebook.db"
+    frame = pd.DataFrame({"customer": [1, 2, 3, 4] * 100, "segment": ["a", "b"] * 200, "spend": [5.0] * 400})
+    session = privagg.session(ledger, analyst="me", epsilon=1.0, delta=1e-6)
+    assert "without a catalog" in repr(session)
+    session.register_table(
+        "shop", frame, privacy_unit="customer", columns={"segment": {"public_values": ["a", "b"]}}
+    )
+    assert len(session.query("SELECT segment, COUNT(*) AS n FROM shop GROUP BY segment", epsilon=0.6)) == 2
+    with pytest.raises(privagg.BudgetExhausted):
+        session.query("SELECT COUNT(*) AS n FROM shop", epsilon=0.6)
+    with pytest.raises(privagg.QueryRejected, match="catalog"):
+        session.export(tmp_path / "job.toml", out=tmp_path / "out")
+    # A new kernel over the same ledger finds the spend (it is on disk, not in the session).
+    again = privagg.session(ledger, analyst="me", epsilon=1.0, delta=1e-6)
+    assert spent(again) == pytest.approx(0.6)
+    assert again.audit_verify()["intact"] is True
+    # The budget gets the catalog's validation.
+    for bad in ({"epsilon": -1.0}, {"epsilon": math.nan}, {"epsilon": math.inf}, {}, {"epsilon": 1.0, "rho": 0.5}):
+        with pytest.raises(privagg.CatalogError):
+            privagg.session(tmp_path / "other.db", analyst="me", **bad)
+    with pytest.raises(privagg.LedgerError):
+        privagg.session(tmp_path / "missing-folder" / "x.db", analyst="me", epsilon=1.0)
+
+
+CTRL_C_REGISTER_SCRIPT = """
+import sys
+import numpy as np, pandas as pd, privagg
+session = privagg.session(sys.argv[1], analyst="me", epsilon=5.0, delta=1e-6)
+n = 400_000
+rng = np.random.default_rng(2)
+frame = pd.DataFrame({"customer": rng.integers(0, 50_000, n), "spend": rng.random(n) * 100})
+print("registering", flush=True)
+try:
+    for i in range(200):
+        session.register_table(f"t{i % 3}", frame, privacy_unit="customer", columns={"spend": {"lower": 0, "upper": 100}})
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+session.register_table("t0", frame, privacy_unit="customer", columns={"spend": {"lower": 0, "upper": 100}})
+print(len(session.query("SELECT COUNT(*) AS n FROM t0", epsilon=0.5)), flush=True)
+"""
+
+
+def test_ctrl_c_while_registering_leaves_the_session_usable(tmp_path):
+    import signal
+    import time
+
+    pytest.importorskip("numpy")
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_REGISTER_SCRIPT, str(tmp_path / "ledger.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "registering"
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=300)
+    assert out.split() == ["interrupted", "1"], (out, err)
