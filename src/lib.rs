@@ -18,6 +18,7 @@ pub use privagg_budget as budget;
 pub use privagg_noise as noise;
 pub use privagg_sql as sql;
 
+pub mod cluster;
 pub mod export;
 pub mod generate;
 pub mod html;

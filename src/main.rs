@@ -82,6 +82,10 @@ enum Command {
         /// Write the output to this file (atomically) instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where the bounded plan runs: `local`, or a Ballista scheduler
+        /// `df://HOST:PORT` [default: the catalog's [engine], else local].
+        #[arg(long)]
+        engine: Option<String>,
     },
     /// Show the plan, the privacy cost and the expected accuracy of a query; charges nothing.
     Explain {
@@ -103,6 +107,10 @@ enum Command {
         /// otherwise, before anything is charged: they were paid for).
         #[arg(long)]
         force: bool,
+        /// Where the bounded plans run: `local`, or a Ballista scheduler
+        /// `df://HOST:PORT` [default: the catalog's [engine], else local].
+        #[arg(long)]
+        engine: Option<String>,
     },
     /// Show the budget spent and remaining per scope.
     Budget {
@@ -126,6 +134,12 @@ enum Command {
     /// Serve DP SQL over the Postgres wire protocol (psql, BI tools, drivers);
     /// analysts log in with SCRAM-SHA-256 as themselves (docs/server.md).
     Serve(ServeArgs),
+    /// Run a Ballista scheduler for privagg's bounded plans (docs/distributed.md).
+    #[cfg(feature = "ballista")]
+    Scheduler(cli::cluster::SchedulerArgs),
+    /// Run a Ballista executor with privagg's functions (docs/distributed.md).
+    #[cfg(feature = "ballista")]
+    Executor(cli::cluster::ExecutorArgs),
     /// Set an analyst's password for `privagg serve` (read from standard
     /// input; only a SCRAM-SHA-256 verifier is stored).
     Passwd {
@@ -225,6 +239,7 @@ fn args(
         format,
         out,
         sql: common.sql,
+        engine: None,
     }
 }
 
@@ -278,9 +293,13 @@ fn run(cli: Cli) -> ExitCode {
             confidence,
             format,
             out,
+            engine,
         } => match output_format(format, out.as_deref()) {
             Ok(format) => block_on(run_query(
-                &args(common, confidence, format, out),
+                &QueryArgs {
+                    engine,
+                    ..args(common, confidence, format, out)
+                },
                 &mut stdout,
             )),
             Err(e) => Err(e),
@@ -292,7 +311,12 @@ fn run(cli: Cli) -> ExitCode {
             };
             block_on(run_explain(&args(common, None, format, None), &mut stdout))
         }
-        Command::Export { job, out, force } => block_on(run_export(&job, &out, force, &mut stdout)),
+        Command::Export {
+            job,
+            out,
+            force,
+            engine,
+        } => block_on(run_export(&job, &out, force, engine, &mut stdout)),
         Command::Budget {
             catalog,
             analyst,
@@ -316,6 +340,10 @@ fn run(cli: Cli) -> ExitCode {
             &mut stdout,
         ),
         Command::Serve(args) => block_on(run_serve(args, &mut stdout)),
+        #[cfg(feature = "ballista")]
+        Command::Scheduler(args) => block_on(cli::cluster::run_scheduler(args, &mut stdout)),
+        #[cfg(feature = "ballista")]
+        Command::Executor(args) => block_on(cli::cluster::run_executor(args, &mut stdout)),
         Command::Passwd {
             catalog,
             credentials,

@@ -227,6 +227,7 @@ impl Session {
             let options = privagg::export::ExportOptions {
                 show_progress: false,
                 force,
+                engine: None,
             };
             let summary = wait(py, move || async move {
                 privagg::export::run(&job, &out, options).await

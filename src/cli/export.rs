@@ -16,11 +16,13 @@ pub async fn run_export(
     job: &Path,
     out_dir: &Path,
     force: bool,
+    engine: Option<String>,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let options = ExportOptions {
         show_progress: std::io::stderr().is_terminal(),
         force,
+        engine,
     };
     let summary = run(job, out_dir, options).await.map_err(|e| match e {
         ExportError::Job(m) => CliError::Usage(m),

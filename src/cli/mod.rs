@@ -1,6 +1,8 @@
 //! The `privagg` command line: commands, exit codes, output formats.
 
 pub mod catalog;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod export;
 pub mod ledger;
 pub mod query;

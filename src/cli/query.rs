@@ -33,10 +33,14 @@ pub struct QueryArgs {
     pub out: Option<PathBuf>,
     /// The request.
     pub sql: String,
+    /// `--engine`: `local` or a Ballista scheduler (query only).
+    pub engine: Option<String>,
 }
 
-async fn context(args: &QueryArgs) -> Result<Engine, CliError> {
-    let mut ctx = Engine::open(&args.catalog).await?;
+/// The engine of `args.catalog`; `engine` names where bounded plans run
+/// (`local`, a scheduler, or None for the catalog's choice).
+async fn context(args: &QueryArgs, engine: Option<&str>) -> Result<Engine, CliError> {
+    let mut ctx = privagg::cluster::open(&args.catalog, engine).await?;
     // `{:?}` is the shortest text that reads back as the same f64, with an
     // exponent where that is shorter (`1e-300`, not 300 digits).
     if let Some(e) = args.epsilon {
@@ -112,7 +116,7 @@ pub fn output_format(
 /// # Errors
 /// [`CliError`] with the exit code of the failure.
 pub async fn run_query(args: &QueryArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let ctx = context(args).await?;
+    let ctx = context(args, args.engine.as_deref()).await?;
     let analyst = analyst(args, &ctx)?;
     let config = QueryConfig {
         confidence: args.confidence.unwrap_or(0.95),
@@ -271,7 +275,8 @@ fn write_table(release: &Release, out: &mut impl Write) -> Result<(), CliError> 
 /// # Errors
 /// [`CliError`] with the exit code of the failure.
 pub async fn run_explain(args: &QueryArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let ctx = context(args).await?;
+    // Explaining runs nothing on the data: no cluster needed.
+    let ctx = context(args, Some("local")).await?;
     let e = ctx.explain(&args.sql).await?;
     if args.format == Format::Json {
         writeln!(

@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// Open the ledger read-only: DP queries are refused (SQLSTATE 25006); EXPLAIN works.
     #[arg(long)]
     pub readonly: bool,
+    /// Where bounded plans run: `local`, or a Ballista scheduler
+    /// `df://HOST:PORT` [default: the catalog's [engine], else local].
+    #[arg(long)]
+    pub engine: Option<String>,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -53,7 +57,10 @@ pub struct ServeArgs {
 /// # Errors
 /// The catalog, ledger or credentials cannot be opened, or the address bound.
 pub async fn run_serve(args: ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let scheduler = privagg::cluster::scheduler(&args.catalog, args.engine.as_deref())?;
+    let executor = privagg::cluster::executor(scheduler.as_ref()).await?;
     let mut config = ServeConfig::new(args.catalog);
+    config.executor = executor;
     if let Some(c) = args.credentials {
         config.credentials = c;
     }

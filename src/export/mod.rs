@@ -14,7 +14,7 @@ pub mod wording;
 
 use std::path::{Path, PathBuf};
 
-use privagg_sql::{BatchQuery, Engine, QueryConfig, Release, SqlError};
+use privagg_sql::{BatchQuery, QueryConfig, Release, SqlError};
 use sha2::{Digest, Sha256};
 
 pub use atomic::write_atomically;
@@ -58,13 +58,16 @@ pub struct ExportSummary {
 }
 
 /// How an export writes its folder.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ExportOptions {
     /// Draw a progress bar on stderr.
     pub show_progress: bool,
     /// Replace the results of an earlier export in the same folder (they were
     /// paid for: without this, the export refuses before charging).
     pub force: bool,
+    /// Where the bounded plans run: `local`, a Ballista scheduler
+    /// `df://HOST:PORT`, or None for the catalog's `[engine]`.
+    pub engine: Option<String>,
 }
 
 /// The files of an earlier export in `out` that this job would overwrite.
@@ -110,7 +113,7 @@ pub async fn run(
                 .join(", ")
         )));
     }
-    let ctx = Engine::open(&job.catalog).await?;
+    let ctx = crate::cluster::open(&job.catalog, options.engine.as_deref()).await?;
     let catalog_bytes = std::fs::read(&job.catalog).map_err(|e| {
         ExportError::Sql(SqlError::Catalog {
             file: job.catalog.display().to_string(),

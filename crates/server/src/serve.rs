@@ -44,6 +44,8 @@ pub struct ServeConfig {
     pub require_tls: bool,
     /// Open the ledger read-only: DP queries are refused (25006), EXPLAIN works.
     pub readonly: bool,
+    /// Where bounded plans run (a Ballista cluster); None: in this process.
+    pub executor: Option<Arc<dyn privagg_sql::Executor>>,
 }
 
 impl ServeConfig {
@@ -63,6 +65,7 @@ impl ServeConfig {
             tls: None,
             require_tls: false,
             readonly: false,
+            executor: None,
         }
     }
 }
@@ -159,6 +162,10 @@ pub async fn start(config: ServeConfig) -> Result<Server, ServeError> {
         Engine::with_ledger(catalog, Arc::new(ledger)).await?
     } else {
         Engine::open(&config.catalog).await?
+    };
+    let engine = match &config.executor {
+        Some(executor) => engine.with_executor(Arc::clone(executor)),
+        None => engine,
     };
     let engine = Arc::new(engine);
     let engine_tables = engine.table_schemas();

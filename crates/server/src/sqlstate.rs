@@ -21,6 +21,8 @@ pub(crate) fn code(e: &SqlError) -> &'static str {
         SqlError::Catalog { .. } => "58000",
         // Failed while reading data, after the charge.
         SqlError::Execution(_) => "XX000",
+        // The cluster is down: connection_failure.
+        SqlError::Unavailable(_) => "08006",
         _ => "XX000",
     }
 }

@@ -90,6 +90,13 @@ impl Engine {
         })
     }
 
+    /// An executor over this engine's own DataFusion session (its tables and
+    /// functions), whatever executor the engine uses: what a distributed
+    /// executor's results are compared with.
+    pub fn local_executor(&self) -> LocalExecutor {
+        LocalExecutor::new(self.session.clone())
+    }
+
     /// Runs bounded plans with another executor (the analysis, calibration,
     /// charge and release stay here).
     pub fn with_executor(mut self, executor: Arc<dyn Executor>) -> Self {

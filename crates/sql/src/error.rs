@@ -45,6 +45,10 @@ pub enum SqlError {
         "query failed while reading data, after the budget was charged (the charge is kept): {0}"
     )]
     Execution(String),
+    /// The engine that runs bounded plans (a Ballista cluster) cannot be
+    /// reached; found before anything is charged.
+    #[error("{0} (nothing was charged)")]
+    Unavailable(String),
 }
 
 fn location(table: &Option<String>, key: &Option<String>) -> String {

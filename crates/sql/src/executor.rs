@@ -10,7 +10,7 @@ use datafusion::prelude::SessionContext;
 /// Runs bounded plans (the exact per-group aggregation and the percentile
 /// leaf histograms) over the registered tables.
 #[async_trait::async_trait]
-pub trait Executor: Send + Sync {
+pub trait Executor: Send + Sync + std::fmt::Debug {
     /// Runs `plan` to completion. The error is never shown to the analyst
     /// (it could quote data); the caller names the failed stage instead.
     async fn execute(&self, plan: LogicalPlan) -> datafusion::error::Result<Vec<RecordBatch>>;

@@ -46,7 +46,7 @@ mod unwind;
 
 pub use aggregate::{ComponentKind, OutputAccuracy};
 pub use batch::BatchQuery;
-pub use catalog::{Catalog, ColumnConfig, TableConfig};
+pub use catalog::{Catalog, ColumnConfig, EngineConfig, EngineKind, TableConfig};
 pub use engine::Engine;
 pub use error::{Result, SqlError};
 pub use executor::{Executor, LocalExecutor};

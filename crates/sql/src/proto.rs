@@ -108,37 +108,58 @@ impl LogicalExtensionCodec for PlanCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        if let Some(inner) = buf.strip_prefix(FUNCTION_TAG) {
-            let inner = String::from_utf8_lossy(inner);
-            let Some(f) = self.functions.get(inner.as_ref()) else {
-                return plan_err!("{name}: function {inner} is not registered here");
-            };
-            return Ok(Arc::new(ScalarUDF::from(TotalFunction::new(Arc::clone(f)))));
-        }
-        if let Some(op) = buf.strip_prefix(OPERATOR_TAG) {
-            let op = String::from_utf8_lossy(op);
-            // The operator's name as datafusion-proto spells it.
-            return match Operator::from_proto_name(&op) {
-                Some(o) => Ok(Arc::new(ScalarUDF::from(TotalBinary::new(o)))),
-                None => plan_err!("{name}: unknown operator {op}"),
-            };
-        }
-        match self.functions.get(name) {
-            Some(f) => Ok(Arc::clone(f)),
-            None => plan_err!("function {name} is not registered here"),
-        }
+        decode_udf(&self.functions, name, buf)
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        let inner = node.inner().as_ref();
-        if let Some(total) = inner.downcast_ref::<TotalFunction>() {
-            buf.extend_from_slice(FUNCTION_TAG);
-            buf.extend_from_slice(total.inner().name().as_bytes());
-        } else if let Some(total) = inner.downcast_ref::<TotalBinary>() {
-            buf.extend_from_slice(OPERATOR_TAG);
-            buf.extend_from_slice(format!("{:?}", total.op()).as_bytes());
-        }
+        encode_udf(node, buf);
         Ok(())
+    }
+}
+
+/// Decodes a scalar function encoded by [`encode_udf`]: a total wrapper is
+/// rebuilt around the function (or operator) it names; any other function
+/// is looked up by name in `functions`. For every codec that carries
+/// privagg's plans (this one, and a distributed executor's).
+///
+/// # Errors
+/// When a named function is not in `functions`.
+pub fn decode_udf(
+    functions: &HashMap<String, Arc<ScalarUDF>>,
+    name: &str,
+    buf: &[u8],
+) -> Result<Arc<ScalarUDF>> {
+    if let Some(inner) = buf.strip_prefix(FUNCTION_TAG) {
+        let inner = String::from_utf8_lossy(inner);
+        let Some(f) = functions.get(inner.as_ref()) else {
+            return plan_err!("{name}: function {inner} is not registered here");
+        };
+        return Ok(Arc::new(ScalarUDF::from(TotalFunction::new(Arc::clone(f)))));
+    }
+    if let Some(op) = buf.strip_prefix(OPERATOR_TAG) {
+        let op = String::from_utf8_lossy(op);
+        // The operator's name as datafusion-proto spells it.
+        return match Operator::from_proto_name(&op) {
+            Some(o) => Ok(Arc::new(ScalarUDF::from(TotalBinary::new(o)))),
+            None => plan_err!("{name}: unknown operator {op}"),
+        };
+    }
+    match functions.get(name) {
+        Some(f) => Ok(Arc::clone(f)),
+        None => plan_err!("function {name} is not registered here"),
+    }
+}
+
+/// Encodes which function or operator a total wrapper wraps (nothing for
+/// any other function: its name is enough).
+pub fn encode_udf(node: &ScalarUDF, buf: &mut Vec<u8>) {
+    let inner = node.inner().as_ref();
+    if let Some(total) = inner.downcast_ref::<TotalFunction>() {
+        buf.extend_from_slice(FUNCTION_TAG);
+        buf.extend_from_slice(total.inner().name().as_bytes());
+    } else if let Some(total) = inner.downcast_ref::<TotalBinary>() {
+        buf.extend_from_slice(OPERATOR_TAG);
+        buf.extend_from_slice(format!("{:?}", total.op()).as_bytes());
     }
 }
 

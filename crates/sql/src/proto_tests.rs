@@ -142,6 +142,13 @@ struct FreshSessionExecutor {
     fresh: datafusion::prelude::SessionContext,
 }
 
+impl std::fmt::Debug for FreshSessionExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FreshSessionExecutor")
+            .finish_non_exhaustive()
+    }
+}
+
 #[async_trait::async_trait]
 impl crate::executor::Executor for FreshSessionExecutor {
     async fn execute(

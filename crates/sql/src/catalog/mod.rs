@@ -40,7 +40,10 @@ use serde::Deserialize;
 
 use crate::error::{Result, SqlError};
 
+mod engine;
 mod validate;
+
+pub use engine::{EngineConfig, EngineKind};
 
 /// The largest bound magnitude accepted (catalog and SQL alike).
 pub(crate) const MAX_BOUND: f64 = 1e15;
@@ -63,6 +66,9 @@ pub struct Catalog {
     /// Non-private reference tables.
     #[serde(default)]
     pub public_tables: Vec<PublicTableConfig>,
+    /// Where bounded plans run (`[engine]`; local by default).
+    #[serde(default)]
+    pub engine: EngineConfig,
     /// The directory relative paths are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -108,3 +108,27 @@ fn missing_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn the_engine_section_selects_where_bounded_plans_run() {
+    assert_eq!(parse(GOOD).expect("valid").engine.kind, EngineKind::Local);
+    let cluster = format!(
+        "{GOOD}\n[engine]\nkind = \"ballista\"\nscheduler = \"df://sched:50050\"\ntimeout_seconds = 600\n"
+    );
+    let c = parse(&cluster).expect("valid");
+    assert_eq!(c.engine.kind, EngineKind::Ballista);
+    assert_eq!(c.engine.scheduler.as_deref(), Some("df://sched:50050"));
+    assert_eq!(c.engine.timeout_seconds, Some(600));
+    for (bad, says) in [
+        ("[engine]\nkind = \"ballista\"\n", "needs its scheduler"),
+        (
+            "[engine]\nscheduler = \"df://s:1\"\n",
+            "for kind = \"ballista\"",
+        ),
+        ("[engine]\nkind = \"spark\"\n", "spark"),
+        ("[engine]\nkind = \"local\"\nworkers = 3\n", "workers"),
+    ] {
+        let err = parse(&format!("{GOOD}\n{bad}")).expect_err(bad).to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

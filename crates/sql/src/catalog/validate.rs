@@ -9,6 +9,23 @@ use crate::error::Result;
 
 impl Catalog {
     pub(super) fn validate(&self) -> Result<()> {
+        match (self.engine.kind, &self.engine.scheduler) {
+            (super::EngineKind::Ballista, None) => {
+                return Err(self.error(
+                    None,
+                    Some("engine.scheduler"),
+                    "a ballista engine needs its scheduler: scheduler = \"df://host:50050\"",
+                ));
+            }
+            (super::EngineKind::Local, Some(_)) => {
+                return Err(self.error(
+                    None,
+                    Some("engine.scheduler"),
+                    "a scheduler is for kind = \"ballista\" (the local engine has none)",
+                ));
+            }
+            _ => {}
+        }
         let mut names = std::collections::HashSet::new();
         for a in &self.analysts {
             let key = format!("analysts.{}", a.name);
