@@ -132,9 +132,8 @@ impl privagg_sql::Executor for BallistaExecutor {
             None => run.await,
             Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
                 Err(DataFusionError::Execution(format!(
-                    "the cluster at {} did not finish within {} s",
-                    self.url,
-                    limit.as_secs()
+                    "the cluster at {} did not finish within {:?}",
+                    self.url, limit
                 )))
             }),
         }

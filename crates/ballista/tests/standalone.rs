@@ -183,3 +183,28 @@ async fn a_standalone_cluster_computes_the_local_bounded_aggregates_exactly() {
     // Percentile queries run more than one plan.
     assert!(compared >= SHAPES.len(), "only {compared} plans compared");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_the_cluster_does_not_finish_in_time_fails_with_the_timeout() {
+    let cluster = BallistaExecutor::standalone()
+        .await
+        .expect("cluster")
+        .with_timeout(Some(std::time::Duration::from_millis(1)));
+    let plan = datafusion::prelude::SessionContext::new()
+        .sql("SELECT 1 AS one")
+        .await
+        .expect("plan")
+        .logical_plan()
+        .clone();
+    let err = cluster
+        .execute(plan.clone())
+        .await
+        .expect_err("1 ms is too short");
+    assert!(
+        err.to_string().contains("did not finish within 1ms"),
+        "{err}"
+    );
+    // Without the limit the same plan runs.
+    let cluster = cluster.with_timeout(None);
+    assert_eq!(rows(&cluster.execute(plan).await.expect("runs")).len(), 1);
+}
