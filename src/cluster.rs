@@ -21,21 +21,14 @@ pub struct Cluster {
 
 /// The cluster to use, if any: `--engine` (`local` or `df://HOST:PORT`)
 /// over the catalog's `[engine]`.
-///
-/// # Errors
-/// [`SqlError::Catalog`] for an unreadable catalog.
-pub fn scheduler(catalog: &Path, engine: Option<&str>) -> Result<Option<Cluster>, SqlError> {
-    if engine == Some("local") {
-        return Ok(None);
-    }
-    let catalog = Catalog::load(catalog)?;
-    let timeout = catalog.engine.timeout_seconds.map(Duration::from_secs);
+pub fn cluster(catalog: &Catalog, engine: Option<&str>) -> Option<Cluster> {
     let scheduler = match (engine, catalog.engine.kind) {
+        (Some("local"), _) | (None, EngineKind::Local) => None,
         (Some(url), _) => Some(url.to_string()),
-        (None, EngineKind::Ballista) => catalog.engine.scheduler,
-        (None, EngineKind::Local) => None,
+        (None, EngineKind::Ballista) => catalog.engine.scheduler.clone(),
     };
-    Ok(scheduler.map(|scheduler| Cluster { scheduler, timeout }))
+    let timeout = catalog.engine.timeout_seconds.map(Duration::from_secs);
+    scheduler.map(|scheduler| Cluster { scheduler, timeout })
 }
 
 /// The executor for `cluster` (None: the engine's own, in process).
@@ -83,9 +76,9 @@ fn one_line(message: &str) -> String {
 /// # Errors
 /// As [`privagg_sql::Engine::open`], and [`SqlError::Unavailable`].
 pub async fn open(catalog: &Path, engine: Option<&str>) -> Result<privagg_sql::Engine, SqlError> {
-    let scheduler = scheduler(catalog, engine)?;
-    let executor = executor(scheduler.as_ref()).await?;
-    let opened = privagg_sql::Engine::open(catalog).await?;
+    let catalog = Catalog::load(catalog)?;
+    let executor = executor(cluster(&catalog, engine).as_ref()).await?;
+    let opened = privagg_sql::Engine::from_catalog(catalog).await?;
     Ok(match executor {
         Some(e) => opened.with_executor(e),
         None => opened,

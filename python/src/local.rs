@@ -6,13 +6,11 @@
 //! charges, so the spend survives the notebook's kernel.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use privagg_sql::ledger::{Access, open_ledger};
 use privagg_sql::{Catalog, Engine};
 use pyo3::prelude::*;
 
-use crate::errors::{CatalogError, LedgerError, guarded, to_py};
+use crate::errors::{CatalogError, guarded, to_py};
 use crate::runtime::wait;
 use crate::session::Session;
 
@@ -39,12 +37,9 @@ fn catalog(
     }
     let path = ledger.to_string_lossy().to_string();
     let value = serde_json::json!({ "ledger": { "path": path }, "analysts": [entry] });
-    let text = toml::Value::try_from(value)
-        .and_then(|v| toml::to_string(&v))
-        .map_err(|e| CatalogError::new_err(format!("the session's budget: {e}")))?;
     let base = std::env::current_dir()
         .map_err(|e| CatalogError::new_err(format!("the working directory: {e}")))?;
-    Catalog::parse(&text, "<privagg.session>", base).map_err(to_py)
+    crate::register::parse_catalog(value, "<privagg.session>", base)
 }
 
 /// A session of `analyst` with no tables yet (register DataFrames with
@@ -68,12 +63,10 @@ pub fn session(
 ) -> PyResult<Session> {
     guarded("opening the session", || {
         let catalog = catalog(&ledger, &analyst, epsilon, rho, delta)?;
-        let opened = open_ledger(&catalog, Access::Charge)
-            .map_err(to_py)?
-            .ok_or_else(|| LedgerError::new_err("the ledger could not be opened"))?;
-        let engine = wait(py, move || async move {
-            Engine::with_ledger(catalog, Arc::new(opened)).await
-        })?
+        let engine = wait(
+            py,
+            move || async move { Engine::from_catalog(catalog).await },
+        )?
         .map_err(to_py)?;
         Ok(Session::over(engine, analyst, None))
     })

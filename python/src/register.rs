@@ -45,16 +45,24 @@ fn table_config(policy: &Policy) -> PyResult<privagg_sql::TableConfig> {
     }
     // A catalog of this one table (its ledger is never opened: the session's is charged).
     let catalog = serde_json::json!({ "ledger": { "path": "unused.db" }, "tables": [table] });
-    let value = toml::Value::try_from(catalog)
-        .map_err(|e| CatalogError::new_err(format!("the table's policy: {e}")))?;
-    let text = toml::to_string(&value)
-        .map_err(|e| CatalogError::new_err(format!("the table's policy: {e}")))?;
-    let parsed = Catalog::parse(&text, "<register_table>", std::env::temp_dir()).map_err(to_py)?;
-    parsed
+    parse_catalog(catalog, "<register_table>", std::env::temp_dir())?
         .tables
         .into_iter()
         .next()
         .ok_or_else(|| CatalogError::new_err("no table in the policy"))
+}
+
+/// A catalog given as JSON, written as TOML and parsed by `Catalog::parse`,
+/// so it gets exactly a catalog file's validation (`file` names it in errors).
+pub(crate) fn parse_catalog(
+    catalog: serde_json::Value,
+    file: &str,
+    base_dir: std::path::PathBuf,
+) -> PyResult<Catalog> {
+    let text = toml::Value::try_from(catalog)
+        .and_then(|v| toml::to_string(&v))
+        .map_err(|e| CatalogError::new_err(format!("{file}: {e}")))?;
+    Catalog::parse(&text, file, base_dir).map_err(to_py)
 }
 
 /// The batches of Arrow IPC stream bytes (one empty batch for no rows).

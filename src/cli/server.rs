@@ -57,8 +57,9 @@ pub struct ServeArgs {
 /// # Errors
 /// The catalog, ledger or credentials cannot be opened, or the address bound.
 pub async fn run_serve(args: ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let scheduler = privagg::cluster::scheduler(&args.catalog, args.engine.as_deref())?;
-    let executor = privagg::cluster::executor(scheduler.as_ref()).await?;
+    let catalog = privagg_sql::Catalog::load(&args.catalog)?;
+    let cluster = privagg::cluster::cluster(&catalog, args.engine.as_deref());
+    let executor = privagg::cluster::executor(cluster.as_ref()).await?;
     let mut config = ServeConfig::new(args.catalog);
     config.executor = executor;
     if let Some(c) = args.credentials {

@@ -67,7 +67,15 @@ impl Engine {
     /// # Errors
     /// [`SqlError::Catalog`] for catalog or data problems, [`SqlError::Budget`] for ledger problems.
     pub async fn open(catalog_path: impl AsRef<Path>) -> Result<Self> {
-        let catalog = Catalog::load(catalog_path)?;
+        Self::from_catalog(Catalog::load(catalog_path)?).await
+    }
+
+    /// [`Engine::open`] over a catalog already loaded (or built, as a
+    /// catalog-less Python session's one-analyst catalog).
+    ///
+    /// # Errors
+    /// As [`Engine::open`].
+    pub async fn from_catalog(catalog: Catalog) -> Result<Self> {
         let ledger = open_ledger(&catalog, Access::Charge)?
             .ok_or_else(|| SqlError::Execution("the ledger could not be opened".into()))?;
         Self::with_ledger(catalog, Arc::new(ledger)).await
