@@ -105,27 +105,6 @@ impl SqliteLedger {
             Connection::open_with_flags(path.as_ref(), flags).map_err(err)?
         };
         conn.busy_handler(Some(wait_for_lock)).map_err(err)?;
-        if !options.read_only {
-            // WAL lets readers run beside the single writer; FULL syncs the WAL on every commit.
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(err)?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(BudgetError::Storage {
-                    path: display,
-                    detail: format!("cannot enable WAL (journal mode is {mode})"),
-                });
-            }
-        }
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        if let Some(pages) = options.max_pages {
-            let _: i64 = conn
-                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
-                    r.get(0)
-                })
-                .map_err(err)?;
-        }
         let queue = if options.read_only {
             None
         } else {
@@ -138,14 +117,38 @@ impl SqliteLedger {
                 .open(lock_path)
                 .ok()
         };
-        let mut ledger = Self {
-            path: display,
-            conn: Mutex::new(conn),
-            options,
-            version: 0,
-            queue,
-        };
-        ledger.version = ledger.ensure_schema()?;
+        // Processes opening a new ledger at once queue here too: switching it
+        // to WAL needs SQLite's exclusive lock, which fails at once with
+        // SQLITE_BUSY (no busy handler) while another connection holds any lock.
+        let queued = queue.as_ref().is_some_and(|q| q.lock().is_ok());
+        let opened = (|| {
+            if !options.read_only {
+                enable_wal(&conn, &display)?;
+            }
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(err)?;
+            if let Some(pages) = options.max_pages {
+                let _: i64 = conn
+                    .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(err)?;
+            }
+            let mut ledger = Self {
+                path: display.clone(),
+                conn: Mutex::new(conn),
+                options,
+                version: 0,
+                queue: None,
+            };
+            ledger.version = ledger.ensure_schema()?;
+            Ok(ledger)
+        })();
+        if queued && let Some(q) = &queue {
+            let _ = q.unlock();
+        }
+        let mut ledger = opened?;
+        ledger.queue = queue;
         Ok(ledger)
     }
 
@@ -243,6 +246,34 @@ impl SqliteLedger {
     ) -> Result<T, BudgetError> {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         f(&conn).map_err(|e| self.error(e))
+    }
+}
+
+/// Switches the ledger to WAL (a no-op once it is). SQLite answers
+/// `SQLITE_BUSY` without calling the busy handler while another connection
+/// (a reader without the queue lock) holds the file, so this retries on the
+/// busy handler's schedule, up to [`BUSY_TIMEOUT`].
+fn enable_wal(conn: &Connection, path: &str) -> Result<(), BudgetError> {
+    let mut retries = 0;
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Ok(mode) => break mode,
+            Err(e)
+                if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy))
+                    && wait_for_lock(retries) =>
+            {
+                retries += 1;
+            }
+            Err(e) => return Err(map_error(path, e)),
+        }
+    };
+    if mode.eq_ignore_ascii_case("wal") {
+        Ok(())
+    } else {
+        Err(BudgetError::Storage {
+            path: path.to_string(),
+            detail: format!("cannot enable WAL (journal mode is {mode})"),
+        })
     }
 }
 
