@@ -11,10 +11,12 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
+use privagg_sql::ExecutorFailure;
 
 use crate::state::{config, state};
 
 /// Runs bounded plans on a Ballista cluster.
+#[derive(Clone)]
 pub struct BallistaExecutor {
     context: SessionContext,
     url: String,
@@ -131,10 +133,12 @@ impl privagg_sql::Executor for BallistaExecutor {
         match self.timeout {
             None => run.await,
             Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
-                Err(DataFusionError::Execution(format!(
-                    "the cluster at {} did not finish within {:?}",
-                    self.url, limit
-                )))
+                Err(DataFusionError::External(Box::new(ExecutorFailure(
+                    format!(
+                        "the cluster at {} did not finish within {limit:?} ([engine] timeout_seconds)",
+                        self.url
+                    ),
+                ))))
             }),
         }
     }

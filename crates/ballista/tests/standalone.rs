@@ -12,7 +12,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::logical_expr::LogicalPlan;
 use privagg_ballista::BallistaExecutor;
-use privagg_budget::MemoryLedger;
+use privagg_budget::{Ledger, MemoryLedger};
 use privagg_sql::{Catalog, Engine, Executor, LocalExecutor, Session};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
@@ -186,25 +186,38 @@ async fn a_standalone_cluster_computes_the_local_bounded_aggregates_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_the_cluster_does_not_finish_in_time_fails_with_the_timeout() {
+    let dir = tempfile::tempdir().expect("dir");
+    generate(dir.path()).await;
+    let ledger = Arc::new(MemoryLedger::new());
+    let engine = Engine::with_ledger(catalog(dir.path()), Arc::clone(&ledger) as _)
+        .await
+        .expect("engine");
     let cluster = BallistaExecutor::standalone()
         .await
         .expect("cluster")
         .with_timeout(Some(std::time::Duration::from_millis(1)));
+    let engine = Arc::new(engine.with_executor(Arc::new(cluster.clone())));
+    let mut session = Session::new(engine);
+    let sql = "SELECT segment, COUNT(*) FROM shop GROUP BY segment";
+    let err = session
+        .query("alice", sql)
+        .await
+        .expect_err("1 ms is too short");
+    // The analyst is told it was the cluster's time limit, not the data.
+    let message = err.to_string();
+    assert!(
+        message.contains("did not finish within 1ms ([engine] timeout_seconds)")
+            && message.contains("after the budget was charged"),
+        "{message}"
+    );
+    assert_eq!(ledger.charges().expect("charges").len(), 1, "charged once");
+    // Without the limit the same bounded plan runs.
     let plan = datafusion::prelude::SessionContext::new()
         .sql("SELECT 1 AS one")
         .await
         .expect("plan")
         .logical_plan()
         .clone();
-    let err = cluster
-        .execute(plan.clone())
-        .await
-        .expect_err("1 ms is too short");
-    assert!(
-        err.to_string().contains("did not finish within 1ms"),
-        "{err}"
-    );
-    // Without the limit the same plan runs.
     let cluster = cluster.with_timeout(None);
     assert_eq!(rows(&cluster.execute(plan).await.expect("runs")).len(), 1);
 }

@@ -14,7 +14,7 @@ use privagg_budget::{ChargeRequest, Ledger, PrivacyCost, Receipt, Rejection};
 
 use crate::catalog::{Catalog, TableConfig};
 use crate::error::{Result, SqlError, rejected};
-use crate::executor::{Executor, LocalExecutor};
+use crate::executor::{Executor, ExecutorFailure, LocalExecutor};
 use crate::ledger::{Access, charge_scopes, open_ledger};
 use crate::options::OptionValues;
 use crate::prepare::Prepared;
@@ -191,10 +191,12 @@ impl Engine {
     /// Runs a bounded plan over private data. Errors name the stage only:
     /// DataFusion's messages can quote data values.
     pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
-        self.executor.execute(plan).await.map_err(|_| {
-            SqlError::Execution(
-                "reading the private data failed (check that the files match the catalog)".into(),
-            )
+        self.executor.execute(plan).await.map_err(|e| {
+            SqlError::Execution(match ExecutorFailure::find(&e) {
+                Some(failure) => failure.to_string(),
+                None => "reading the private data failed (check that the files match the catalog)"
+                    .into(),
+            })
         })
     }
 

@@ -49,7 +49,7 @@ pub use batch::BatchQuery;
 pub use catalog::{Catalog, ColumnConfig, EngineConfig, EngineKind, TableConfig};
 pub use engine::Engine;
 pub use error::{Result, SqlError};
-pub use executor::{Executor, LocalExecutor};
+pub use executor::{Executor, ExecutorFailure, LocalExecutor};
 pub use metadata::{
     BudgetShare, CellAccuracy, ColumnNoise, Release, ReleaseMetadata, TOO_NOISY_RANGE_FRACTION,
     TOO_NOISY_RELATIVE_HALF_WIDTH, too_noisy_reason,
