@@ -107,3 +107,44 @@ fn empty_and_header_only_csv_files_are_named_as_such() {
         assert!(err.contains(needle) && !err.contains("Null"), "{err}");
     }
 }
+
+#[test]
+fn table_paths_may_be_file_urls_and_object_store_urls_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join("my data");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let data =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/PUMS_dup.csv");
+    std::fs::copy(&data, folder.join("pums.csv")).expect("copy");
+    let url = format!("file://{}/my%20data/pums.csv", dir.path().display());
+    let catalog = crate::common::pums_catalog(dir.path(), 2.0);
+    let text = std::fs::read_to_string(&catalog).expect("read");
+    std::fs::write(&catalog, text.replace(&data.display().to_string(), &url)).expect("write");
+    let c = catalog.to_str().expect("utf-8");
+    let out = ok(&[
+        "query",
+        "--catalog",
+        c,
+        "--epsilon",
+        "0.5",
+        "SELECT COUNT(*) FROM pums",
+    ]);
+    assert!(out.contains("count"), "{out}");
+
+    let text = std::fs::read_to_string(&catalog).expect("read");
+    std::fs::write(&catalog, text.replace(&url, "s3://bucket/pums.parquet")).expect("write");
+    let (code, out, err) = run(&[
+        "query",
+        "--catalog",
+        c,
+        "--epsilon",
+        "0.5",
+        "SELECT COUNT(*) FROM pums",
+    ]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("s3:// object stores are not supported yet") && err.contains("file:// URL"),
+        "{err}"
+    );
+    assert_eq!(crate::common::spent_epsilon(&catalog, "alice"), "0.5");
+}

@@ -73,6 +73,13 @@ pub(crate) async fn read_inferred(
     infer_records: usize,
     describe: &dyn Fn(String) -> SqlError,
 ) -> Result<DataFrame> {
+    if let Some(scheme) = path.to_str().and_then(|p| p.split_once("://")).map(|s| s.0) {
+        return Err(describe(format!(
+            "{}: {scheme}:// object stores are not supported yet; use a local path or a \
+             file:// URL (mount the bucket, or copy the files to every host that reads them)",
+            path.display()
+        )));
+    }
     if !path.exists() {
         return Err(describe(format!("{} does not exist", path.display())));
     }

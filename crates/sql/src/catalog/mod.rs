@@ -304,8 +304,20 @@ impl Catalog {
         }
     }
 
-    /// A path from the catalog, resolved against the catalog's directory.
+    /// A path from the catalog, resolved against the catalog's directory. A
+    /// `file://` URL is its local path; another URL (`s3://…`) is returned
+    /// as written, and refused when the table is read.
     pub fn resolve(&self, path: &Path) -> PathBuf {
+        if let Some(text) = path.to_str()
+            && text.contains("://")
+        {
+            return match url::Url::parse(text) {
+                Ok(url) if url.scheme() == "file" => {
+                    url.to_file_path().unwrap_or_else(|()| path.to_path_buf())
+                }
+                _ => path.to_path_buf(),
+            };
+        }
         if path.is_absolute() {
             path.to_path_buf()
         } else {
