@@ -1,5 +1,6 @@
 //! The codecs a privagg cluster speaks: Ballista's own (its shuffle
-//! operators, file formats) with privagg's scalar functions on top. The
+//! operators, file formats) with privagg's scalar functions and its fused
+//! bounding operator (`privagg_sql::fused`, logical and physical) on top. The
 //! total wrappers privagg makes per query (`privagg_sql::proto`) carry the
 //! name of the function or operator they wrap; every other function travels
 //! by name and is looked up among DataFusion's and privagg's.
@@ -50,10 +51,21 @@ impl LogicalExtensionCodec for LogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
+        if let [input] = inputs
+            && let Some(node) = privagg_sql::fused::decode_node(buf, input)
+        {
+            return Ok(Extension {
+                node: Arc::new(node?),
+            });
+        }
         self.inner.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(bytes) = privagg_sql::fused::encode_node(node.node.as_ref()) {
+            buf.extend(bytes);
+            return Ok(());
+        }
         self.inner.try_encode(node, buf)
     }
 
@@ -127,6 +139,11 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let [input] = inputs
+            && let Some(plan) = privagg_sql::fused::decode_exec(buf, input)
+        {
+            return plan;
+        }
         self.inner.try_decode(buf, inputs, ctx, proto_converter)
     }
 
@@ -136,6 +153,10 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(bytes) = privagg_sql::fused::encode_exec(node.as_ref()) {
+            buf.extend(bytes);
+            return Ok(());
+        }
         self.inner.try_encode(node, buf, proto_converter)
     }
 

@@ -15,6 +15,7 @@
 
 pub mod codec;
 mod executor;
+pub mod logging;
 pub mod process;
 pub mod state;
 

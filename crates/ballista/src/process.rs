@@ -28,6 +28,7 @@ pub const HEARTBEAT_SECONDS: u64 = 5;
 /// # Errors
 /// When the address cannot be bound or the scheduler cannot start.
 pub async fn run_scheduler(bind: SocketAddr, executor_timeout: u64) -> ProcessResult {
+    crate::logging::init();
     let mut scheduler = SchedulerConfig::default()
         .with_hostname(bind.ip().to_string())
         .with_port(bind.port())
@@ -69,6 +70,7 @@ pub struct ExecutorOptions {
 /// # Errors
 /// When it cannot bind, reach the scheduler, or use its work folder.
 pub async fn run_executor(options: ExecutorOptions) -> ProcessResult {
+    crate::logging::init();
     let mut process = ExecutorProcessConfig {
         bind_host: options.bind.ip().to_string(),
         external_host: Some(options.bind.ip().to_string()),

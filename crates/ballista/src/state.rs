@@ -30,9 +30,13 @@ pub fn config() -> SessionConfig {
 /// # Errors
 /// If a function cannot be registered.
 pub fn state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    // The scheduler plans privagg's fused bounding operator (a client's
+    // Ballista planner replaces this planner with its own, which ships the
+    // logical plan).
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
+        .with_query_planner(Arc::new(privagg_sql::fused::FusedQueryPlanner))
         .build();
     for f in privagg_sql::udf::all() {
         state.register_udf(f)?;

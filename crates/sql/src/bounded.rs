@@ -8,20 +8,19 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Column;
-use datafusion::functions::core::expr_fn::{get_field, r#struct};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{
-    AggregateUDF, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit, try_cast,
+    Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit, try_cast,
 };
 
 use crate::aggregate::{AggregatePlan, Contribution, PlanShape};
 use crate::analyze::Analysis;
 use crate::error::{Result, rejected};
-use crate::udf::{BottomKGroups, GroupHash, LATTICE_TYPE};
+use crate::fused::{BoundByUnit, Names, Partial};
+use crate::udf::{GroupHash, LATTICE_TYPE};
 
 /// Column of row-encoded group keys in the result (when there are keys).
 pub(crate) const KEY_BYTES: &str = "__privagg_key_bytes";
-const GROUPS: &str = "__privagg_groups";
 
 /// Column of distinct units per group in the result.
 pub(crate) const UNITS: &str = "__privagg_units";
@@ -124,52 +123,56 @@ pub(crate) fn bounded_plan(
         partials.push(summed.alias(name));
         fields.push(named(name));
     }
-    let per_group = input
-        .aggregate(unit_and_keys(analysis), partials)
-        .and_then(|b| b.project(fields))
-        .map_err(fail)?;
     let (per_unit, stage2_keys) = if analysis.keys.is_empty() {
         // One group: no L0 bounding needed.
+        let per_group = input
+            .aggregate(unit_and_keys(analysis), partials)
+            .and_then(|b| b.project(fields))
+            .map_err(fail)?;
         (per_group, Vec::new())
     } else {
-        // L0 over the per-(unit, group) rows, in a hash aggregation by unit:
-        // at most k groups per unit, the first k in the unit's salted-hash
-        // order (see udf::bottom_k).
-        let keys: Vec<Expr> = (0..analysis.keys.len())
-            .map(|i| named(&key_name(i)))
-            .collect();
-        let mut args = vec![
-            lit(salt),
-            lit(i64::from(contribution.max_groups)),
-            r#struct(keys),
-            named(crate::analyze::UNIT),
-            named(ROWS),
-        ];
-        args.extend(row_partials.iter().map(|(name, _, _)| named(name)));
-        let groups = Arc::new(AggregateUDF::from(BottomKGroups::new()))
-            .call(args)
-            .alias(GROUPS);
-        let entries = per_group
-            .aggregate(vec![named(crate::analyze::UNIT)], vec![groups])
-            .and_then(|b| b.unnest_column(GROUPS))
-            .map_err(fail)?;
-        let mut fields = vec![
-            get_field(named(GROUPS), "key").alias(KEY_BYTES),
-            get_field(named(GROUPS), "n").alias(ROWS),
-        ];
-        for (j, (name, _, is_count)) in row_partials.iter().enumerate() {
-            let field = get_field(named(GROUPS), format!("p{j}"));
-            let field = if *is_count {
-                try_cast(field, DataType::Int64)
+        // Per (unit, group) sums and L0 bounding — at most k groups per
+        // unit, the first k in the unit's salted-hash order — by the fused
+        // operator (crate::fused), over the row-level values.
+        let mut columns = unit_and_keys(analysis);
+        let mut specs = Vec::new();
+        for (name, e, is_count) in &row_partials {
+            let t = if *is_count {
+                DataType::Int64
             } else {
-                field
+                LATTICE_TYPE
             };
-            fields.push(field.alias(name));
+            columns.push(try_cast(e.clone(), t).alias(name));
+            specs.push(Partial {
+                name: name.clone(),
+                is_count: *is_count,
+                is_row_count: *e == one,
+            });
         }
-        (
-            entries.project(fields).map_err(fail)?,
-            vec![named(KEY_BYTES)],
+        let rows_in = input
+            .project(columns)
+            .and_then(|b| b.build())
+            .map_err(fail)?;
+        let names = Names {
+            rows: ROWS.into(),
+            key_bytes: KEY_BYTES.into(),
+        };
+        let fused = crate::fused::unit_type_supported(rows_in.schema().field(0).data_type());
+        let node = BoundByUnit::try_new(
+            rows_in,
+            salt,
+            contribution.max_groups as usize,
+            analysis.keys.len(),
+            specs,
+            &names,
         )
+        .map_err(fail)?;
+        let plan = if fused {
+            node.into_plan()
+        } else {
+            node.stock().map_err(fail)?
+        };
+        (LogicalPlanBuilder::from(plan), vec![named(KEY_BYTES)])
     };
     // Stage 2: per group, exact integer sums of bounded contributions.
     let mut totals: Vec<Expr> = vec![count(lit(1i64)).alias(UNITS)];

@@ -53,7 +53,14 @@ fn new_session() -> Result<SessionContext> {
             "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
             "1.0",
         );
-    let mut session = SessionContext::new_with_config(config);
+    // The fused bounding operator (crate::fused) is planned by its own
+    // extension planner.
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_query_planner(std::sync::Arc::new(crate::fused::FusedQueryPlanner))
+        .build();
+    let mut session = SessionContext::new_with_state(state);
     let registry: &mut dyn FunctionRegistry = &mut session;
     crate::udf::register_all(registry).map_err(|e| rejected(e.to_string()))?;
     Ok(session)

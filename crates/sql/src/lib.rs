@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod exact;
 mod executor;
+pub mod fused;
 mod hidden;
 pub mod infer;
 pub mod ledger;

@@ -77,7 +77,33 @@ pub fn lattice_value(
     }
     let c = x.clamp(lower, upper) - offset;
     let v = if power == 2 { c * c } else { c };
-    Some((v / spacing).clamp(-LIMIT, LIMIT).round() as i128)
+    Some(round_half_away((v / spacing).clamp(-LIMIT, LIMIT)))
+}
+
+/// `y.round() as i128` (half away from zero) for finite `y`, without the
+/// soft-float `f64 → i128` conversion and the libm call where `y` fits an
+/// `i64` (the common case): below 2^52 the truncation `t` and `y − t` are
+/// exact, so the half-way test is exact; from 2^52 on every `f64` is an
+/// integer already.
+fn round_half_away(y: f64) -> i128 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let a = y.abs();
+    if a < TWO_52 {
+        let t = y as i64;
+        let frac = y - t as f64;
+        i128::from(if frac >= 0.5 {
+            t + 1
+        } else if frac <= -0.5 {
+            t - 1
+        } else {
+            t
+        })
+    } else if a < TWO_63 {
+        i128::from(y as i64)
+    } else {
+        y as i128
+    }
 }
 
 impl ScalarUDFImpl for ToLattice {
@@ -134,6 +160,46 @@ pub(crate) fn literal_i64(v: &ColumnarValue) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_rounding_is_f64_round(bits in proptest::prelude::any::<u64>(), scale in -60i32..130) {
+            // A random 53-bit mantissa at magnitude 2^scale (fractions,
+            // half-way cases and integers), either sign, below 2^120.
+            let m = (bits >> 11) as f64 * 2f64.powi(scale - 53);
+            let y = if bits & 1 == 1 { -m } else { m }.clamp(-LIMIT, LIMIT);
+            proptest::prop_assert_eq!(super::round_half_away(y), y.round() as i128, "{}", y);
+        }
+    }
+
+    #[test]
+    fn the_fast_rounding_is_f64_round_at_the_edges() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4503599627370495.5,
+            -4503599627370495.5,
+            4503599627370496.0,
+            4503599627370497.0,
+            9223372036854774784.0,
+            -9223372036854775808.0,
+            9223372036854775808.0,
+            LIMIT,
+            -LIMIT,
+            1e-300,
+        ];
+        for y in edges {
+            assert_eq!(super::round_half_away(y), y.round() as i128, "{y}");
+        }
+    }
 
     #[test]
     fn clamps_rounds_and_treats_nan_as_null() {

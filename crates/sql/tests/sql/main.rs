@@ -8,6 +8,7 @@ mod corpus;
 mod datasets;
 mod declared_schema;
 mod explain;
+mod fused;
 mod gaussian;
 mod medians;
 mod reliability_fuzz;
