@@ -147,7 +147,7 @@ impl ExecutionPlan for BoundByUnitExec {
         let mut input = self.input.execute(partition, Arc::clone(&context))?;
         let reservation = MemoryConsumer::new(format!("BoundByUnitExec[{partition}]"))
             .register(context.memory_pool());
-        let per_row = row_bytes(self.partials.len());
+        let per_row = row_bytes(self.partials.iter().filter(|p| !p.is_row_count).count());
         let schema = Arc::clone(&self.schema);
         let out = futures::stream::once(async move {
             while let Some(batch) = input.next().await {

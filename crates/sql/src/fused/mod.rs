@@ -17,6 +17,8 @@ mod codec;
 mod exec;
 mod planner;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::cmp::Ordering;
 use std::fmt;

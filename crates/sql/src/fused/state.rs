@@ -23,7 +23,7 @@ use crate::udf::{LATTICE_TYPE, group_hash, unit_salt};
 /// Buckets: 2^BITS, and one more for the NULL unit.
 const BITS: u32 = 7;
 const NULL_BUCKET: usize = 1 << BITS;
-/// Rows per chunk of a bucket (chunks are never moved once filled).
+/// Rows of a bucket's largest chunks (chunks are never moved once filled).
 const CHUNK: usize = 4096;
 
 type Unit = Option<i64>;
@@ -45,11 +45,18 @@ struct Bucket {
 
 impl Bucket {
     fn push(&mut self, unit: i64, group: u32, values: impl Iterator<Item = i128>, stored: usize) {
-        if self.chunks.last().is_none_or(|c| c.units.len() == CHUNK) {
+        let last = self
+            .chunks
+            .last()
+            .map(|c| (c.units.len(), c.units.capacity()));
+        if last.is_none_or(|(len, capacity)| len == capacity) {
+            // Chunks grow from 256 rows to CHUNK: a small table allocates
+            // little.
+            let rows = last.map_or(256, |(len, _)| (2 * len).min(CHUNK));
             self.chunks.push(Chunk {
-                units: Vec::with_capacity(CHUNK),
-                groups: Vec::with_capacity(CHUNK),
-                values: Vec::with_capacity(CHUNK * stored),
+                units: Vec::with_capacity(rows),
+                groups: Vec::with_capacity(rows),
+                values: Vec::with_capacity(rows * stored),
             });
         }
         if let Some(c) = self.chunks.last_mut() {
@@ -78,9 +85,10 @@ pub(super) struct Aggregation {
     scratch: Vec<usize>,
 }
 
-/// Bytes one input row takes in the buckets.
-pub(super) fn row_bytes(n_partials: usize) -> usize {
-    std::mem::size_of::<Unit>() + 4 + 16 * n_partials
+/// Bytes one input row takes in the buckets, with `stored` partials (those
+/// that are not the row count).
+pub(super) fn row_bytes(stored: usize) -> usize {
+    8 + 4 + 16 * stored
 }
 
 impl Aggregation {
