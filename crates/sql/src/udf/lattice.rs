@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Decimal128Builder};
+use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
+use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
@@ -134,15 +135,17 @@ impl ScalarUDFImpl for ToLattice {
         let spacing = 2f64.powi(i32::try_from(exp).unwrap_or(0));
         let values = x.to_array(args.number_rows)?;
         let values = values.as_primitive::<Float64Type>();
-        let mut out = Decimal128Builder::with_capacity(values.len());
-        for i in 0..values.len() {
-            if values.is_null(i) {
-                out.append_null();
-            } else {
-                out.append_option(lattice_value(values.value(i), lo, hi, off, spacing, pow));
-            }
-        }
-        let array = out.finish().with_precision_and_scale(38, 0)?;
+        // One pass over the values (NaN → 0, masked below), then the
+        // validity: the input's, minus NaN.
+        let lattice: Vec<i128> = values
+            .values()
+            .iter()
+            .map(|&v| lattice_value(v, lo, hi, off, spacing, pow).unwrap_or(0))
+            .collect();
+        let not_nan = NullBuffer::new(values.values().iter().map(|v| !v.is_nan()).collect());
+        let validity = NullBuffer::union(values.nulls(), Some(&not_nan));
+        let array = Decimal128Array::new(ScalarBuffer::from(lattice), validity)
+            .with_precision_and_scale(38, 0)?;
         Ok(ColumnarValue::Array(Arc::new(array)))
     }
 }
@@ -219,5 +222,24 @@ mod tests {
             Some(-2),
             "half away from zero"
         );
+    }
+
+    #[tokio::test]
+    async fn the_function_maps_null_and_nan_to_null_and_clamps_infinities() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(super::ToLattice::new()));
+        let sql = "SELECT CAST(privagg_to_lattice(x, 0.0, 10.0, 0.0, 0, 1) AS VARCHAR) AS v FROM \
+                   (VALUES (1.5), (NULL), ('NaN'::DOUBLE), ('inf'::DOUBLE), ('-inf'::DOUBLE), (-2.5)) t(x)";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let values: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .skip(1)
+            .map(|l| l.trim_matches(|c| c == '|' || c == ' '))
+            .collect();
+        assert_eq!(values, ["2", "", "", "10", "0", "0"], "{text}");
     }
 }
