@@ -227,7 +227,9 @@ mod tests {
     #[tokio::test]
     async fn the_function_maps_null_and_nan_to_null_and_clamps_infinities() {
         let ctx = datafusion::prelude::SessionContext::new();
-        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(super::ToLattice::new()));
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+            super::ToLattice::new(),
+        ));
         let sql = "SELECT CAST(privagg_to_lattice(x, 0.0, 10.0, 0.0, 0, 1) AS VARCHAR) AS v FROM \
                    (VALUES (1.5), (NULL), ('NaN'::DOUBLE), ('inf'::DOUBLE), ('-inf'::DOUBLE), (-2.5)) t(x)";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
