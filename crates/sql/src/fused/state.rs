@@ -126,7 +126,7 @@ impl Aggregation {
             .iter()
             .enumerate()
             .filter(|(_, p)| !p.is_row_count)
-            .map(|(j, p)| values(batch.column(1 + n_keys + j), p.is_count))
+            .map(|(j, _)| values(batch.column(1 + n_keys + j)))
             .collect::<Result<_>>()?;
         let stored = values.len();
         for row in 0..batch.num_rows() {
@@ -268,25 +268,12 @@ impl Aggregation {
     }
 }
 
-/// A partial's per-row values as `i128` (NULL as 0).
-fn values(column: &ArrayRef, is_count: bool) -> Result<Vec<i128>> {
-    Ok(if is_count {
-        let c = cast(column, &DataType::Int64)?;
-        let c = c.as_primitive::<Int64Type>();
-        (0..c.len())
-            .map(|i| {
-                if c.is_valid(i) {
-                    i128::from(c.value(i))
-                } else {
-                    0
-                }
-            })
-            .collect()
-    } else {
-        let c = cast(column, &LATTICE_TYPE)?;
-        let c = c.as_primitive::<Decimal128Type>();
-        (0..c.len())
-            .map(|i| if c.is_valid(i) { c.value(i) } else { 0 })
-            .collect()
-    })
+/// A partial's per-row values as `i128` (NULL as 0). Counts (`Int64`)
+/// convert to the lattice type exactly, so one conversion serves both kinds.
+fn values(column: &ArrayRef) -> Result<Vec<i128>> {
+    let c = cast(column, &LATTICE_TYPE)?;
+    let c = c.as_primitive::<Decimal128Type>();
+    Ok((0..c.len())
+        .map(|i| if c.is_valid(i) { c.value(i) } else { 0 })
+        .collect())
 }
