@@ -36,7 +36,7 @@ pub fn state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_query_planner(Arc::new(privagg_sql::fused::FusedQueryPlanner))
+        .with_query_planner(Arc::new(privagg_sql::fused::FusedQueryPlanner::shuffled()))
         .build();
     for f in privagg_sql::udf::all() {
         state.register_udf(f)?;

@@ -58,7 +58,9 @@ fn new_session() -> Result<SessionContext> {
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_query_planner(std::sync::Arc::new(crate::fused::FusedQueryPlanner))
+        .with_query_planner(std::sync::Arc::new(
+            crate::fused::FusedQueryPlanner::default(),
+        ))
         .build();
     let mut session = SessionContext::new_with_state(state);
     let registry: &mut dyn FunctionRegistry = &mut session;

@@ -49,6 +49,17 @@ pub(super) fn present(e: Expr) -> Result<Expr> {
         .map_err(fail)
 }
 
+/// 1 where `x` has a value on the lattice, else 0: where `TRY_CAST(x AS
+/// DOUBLE)` is neither NULL nor NaN — exactly where [`lattice`] of `x` is not
+/// NULL, whatever the bounds, without converting the value.
+pub(super) fn lattice_present(x: &Expr) -> Result<Expr> {
+    let v = try_cast(x.clone(), DataType::Float64);
+    let nan = datafusion::functions::math::expr_fn::isnan(v.clone());
+    when(v.is_not_null().and(nan.is_false()), lit(1i64))
+        .otherwise(lit(0i64))
+        .map_err(fail)
+}
+
 /// `min(v, cap)`.
 pub(super) fn least(v: Expr, cap: i64) -> Expr {
     when(v.clone().gt(lit(cap)), lit(cap))

@@ -20,7 +20,7 @@ use super::component::{
     ComponentKind, centred_bound, count_component, distinct_bounds, labelled_widths,
     lattice_component,
 };
-use super::exprs::{cap, lattice, least, present};
+use super::exprs::{cap, lattice, lattice_present, least};
 use super::{
     AggCall, AggregatePlan, Call, Component, Contribution, DpAggregate, Explained, GroupInput,
     GroupRelease, OutputAccuracy, Partial, Released, Share,
@@ -86,7 +86,7 @@ pub(super) fn centred_partials(plan: &AggregatePlan) -> Result<Vec<Partial>> {
     let mut out = Vec::new();
     for c in &plan.components {
         let (row, is_count) = match c.kind {
-            ComponentKind::Count => (present(lattice(&value, lo, hi, mid, 0, 1))?, true),
+            ComponentKind::Count => (lattice_present(&value)?, true),
             ComponentKind::NormalizedSquares => {
                 (lattice(&value, lo, hi, mid, c.grid.exponent(), 2), false)
             }

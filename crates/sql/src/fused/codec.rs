@@ -9,11 +9,14 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::exec::BoundByUnitExec;
+use super::exec::{BoundByUnitExec, Exchange};
 use super::{BoundByUnit, Names, Partial};
 
 const NODE_TAG: &[u8] = b"\0privagg.BoundByUnit.v1\n";
 const EXEC_TAG: &[u8] = b"\0privagg.BoundByUnitExec.v1\n";
+/// The operator with the exchange in its process; the output partition
+/// count follows on the next line.
+const LOCAL_EXEC_TAG: &[u8] = b"\0privagg.BoundByUnitExec.local.v1\n";
 
 /// The parameters both forms carry, one per line: salt, k, key count, the
 /// rows and key-bytes column names, then `r <name>` (the row count),
@@ -91,8 +94,11 @@ pub fn decode_node(buf: &[u8], input: &LogicalPlan) -> Option<Result<BoundByUnit
 /// The operator's encoding, if `plan` is one.
 pub fn encode_exec(plan: &dyn ExecutionPlan) -> Option<Vec<u8>> {
     let e = plan.downcast_ref::<BoundByUnitExec>()?;
-    let (salt, k, n_keys, names, partials) = e.parameters();
-    let mut buf = EXEC_TAG.to_vec();
+    let (salt, k, n_keys, names, partials, exchange) = e.parameters();
+    let mut buf = match exchange {
+        Exchange::Shuffled => EXEC_TAG.to_vec(),
+        Exchange::Local(n) => [LOCAL_EXEC_TAG, format!("{n}\n").as_bytes()].concat(),
+    };
     buf.extend(write(salt, k, n_keys, &names, partials).into_bytes());
     Some(buf)
 }
@@ -105,8 +111,21 @@ pub fn decode_exec(
     buf: &[u8],
     input: &Arc<dyn ExecutionPlan>,
 ) -> Option<Result<Arc<dyn ExecutionPlan>>> {
-    let body = buf.strip_prefix(EXEC_TAG)?;
+    let (exchange, body) = match buf.strip_prefix(EXEC_TAG) {
+        Some(body) => (Some(Exchange::Shuffled), body),
+        None => {
+            let body = buf.strip_prefix(LOCAL_EXEC_TAG)?;
+            let (n, body) = body.split_at(body.iter().position(|&b| b == b'\n')? + 1);
+            let n = std::str::from_utf8(n)
+                .ok()
+                .and_then(|n| n.trim().parse().ok());
+            (n.map(Exchange::Local), body)
+        }
+    };
     Some(read(body).and_then(|(salt, k, n_keys, names, partials)| {
+        let Some(exchange) = exchange else {
+            return plan_err!("BoundByUnitExec: malformed exchange");
+        };
         let width = input.schema().fields().len();
         if width != 1 + n_keys + partials.len() {
             return plan_err!("BoundByUnitExec: bad input layout");
@@ -118,6 +137,7 @@ pub fn decode_exec(
             k,
             partials,
             schema,
+            exchange,
         )) as Arc<dyn ExecutionPlan>)
     }))
 }

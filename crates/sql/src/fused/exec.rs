@@ -1,6 +1,8 @@
 //! [`BoundByUnitExec`]: the physical operator of [`super::BoundByUnit`].
-//! Its input is hash-partitioned by the unit (every row of a unit in one
-//! partition); each partition is bounded on its own, on its own core.
+//! In one process its input partitions are read as they come and exchanged
+//! through the operator's buckets ([`super::exchange`]); on a cluster its
+//! input is hash-partitioned by the unit (every row of a unit in one
+//! partition) and each partition is bounded on its own.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,10 +11,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, internal_err};
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
-use datafusion::physical_plan::aggregates::group_values::new_group_values;
-use datafusion::physical_plan::aggregates::order::GroupOrdering;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::expressions::Column;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -20,20 +19,37 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
     PlanProperties, SendableRecordBatchStream,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 
-use super::state::{Aggregation, row_bytes};
+use super::bound::{Bounder, Scratch};
+use super::exchange::{Parameters, Slot, gather};
 use super::{Names, Partial};
 
-/// Per (unit, group) aggregation and L0 bounding, one pass per partition.
+/// Where the rows of one unit meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// In this process: the operator reads every input partition and
+    /// exchanges rows through its buckets, into this many output partitions.
+    Local(usize),
+    /// Below the operator: its input is hash-partitioned by the unit (a
+    /// cluster's shuffle).
+    Shuffled,
+}
+
+/// Per (unit, group) aggregation and L0 bounding, one pass over the input.
 #[derive(Debug)]
 pub struct BoundByUnitExec {
     input: Arc<dyn ExecutionPlan>,
-    salt: i64,
-    k: usize,
-    partials: Vec<Partial>,
-    schema: SchemaRef,
+    parameters: Parameters,
+    exchange: Exchange,
+    slot: Arc<Slot>,
     properties: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for Parameters {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "k={}, partials={:?}", self.k, self.partials)
+    }
 }
 
 impl BoundByUnitExec {
@@ -44,8 +60,12 @@ impl BoundByUnitExec {
         k: usize,
         partials: Vec<Partial>,
         schema: SchemaRef,
+        exchange: Exchange,
     ) -> Self {
-        let partitions = input.output_partitioning().partition_count();
+        let partitions = match exchange {
+            Exchange::Local(n) => n.max(1),
+            Exchange::Shuffled => input.output_partitioning().partition_count(),
+        };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
             Partitioning::UnknownPartitioning(partitions),
@@ -54,34 +74,42 @@ impl BoundByUnitExec {
         ));
         Self {
             input,
-            salt,
-            k,
-            partials,
-            schema,
+            parameters: Parameters {
+                salt,
+                k,
+                partials,
+                schema,
+            },
+            exchange,
+            slot: Arc::default(),
             properties,
         }
     }
-}
 
-impl BoundByUnitExec {
-    /// Salt, k, key count, output names and partials (for the codec).
-    pub(super) fn parameters(&self) -> (i64, usize, usize, Names, &[Partial]) {
-        let n_keys = self.input.schema().fields().len() - 1 - self.partials.len();
+    /// Salt, k, key count, output names, partials and exchange (for the
+    /// codec).
+    pub(super) fn parameters(&self) -> (i64, usize, usize, Names, &[Partial], Exchange) {
+        let p = &self.parameters;
+        let n_keys = self.input.schema().fields().len() - 1 - p.partials.len();
         let names = Names {
-            key_bytes: self.schema.field(0).name().clone(),
-            rows: self.schema.field(1).name().clone(),
+            key_bytes: p.schema.field(0).name().clone(),
+            rows: p.schema.field(1).name().clone(),
         };
-        (self.salt, self.k, n_keys, names, &self.partials)
+        (p.salt, p.k, n_keys, names, &p.partials, self.exchange)
     }
 }
 
 impl DisplayAs for BoundByUnitExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let exchange = match self.exchange {
+            Exchange::Local(_) => "local",
+            Exchange::Shuffled => "shuffled",
+        };
         write!(
             f,
-            "BoundByUnitExec: k={}, partials={}",
-            self.k,
-            self.partials.len()
+            "BoundByUnitExec: k={}, partials={}, exchange={exchange}",
+            self.parameters.k,
+            self.parameters.partials.len()
         )
     }
 }
@@ -96,9 +124,18 @@ impl ExecutionPlan for BoundByUnitExec {
     }
 
     fn required_input_distribution(&self) -> Vec<Distribution> {
-        let unit = self.input.schema().field(0).name().clone();
-        let unit: Arc<dyn PhysicalExpr> = Arc::new(Column::new(&unit, 0));
-        vec![Distribution::KeyPartitioned(vec![unit])]
+        match self.exchange {
+            Exchange::Local(_) => vec![Distribution::UnspecifiedDistribution],
+            Exchange::Shuffled => {
+                let unit = self.input.schema().field(0).name().clone();
+                let unit: Arc<dyn PhysicalExpr> = Arc::new(Column::new(&unit, 0));
+                vec![Distribution::KeyPartitioned(vec![unit])]
+            }
+        }
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![true]
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -119,12 +156,14 @@ impl ExecutionPlan for BoundByUnitExec {
         let (Some(input), true) = (children.pop(), children.is_empty()) else {
             return internal_err!("BoundByUnitExec has one input");
         };
+        let p = self.parameters.clone();
         Ok(Arc::new(Self::new(
             input,
-            self.salt,
-            self.k,
-            self.partials.clone(),
-            Arc::clone(&self.schema),
+            p.salt,
+            p.k,
+            p.partials,
+            p.schema,
+            self.exchange,
         )))
     }
 
@@ -133,37 +172,39 @@ impl ExecutionPlan for BoundByUnitExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input_schema = self.input.schema();
-        let n_keys = input_schema.fields().len() - 1 - self.partials.len();
-        let key_schema = Arc::new(input_schema.project(&(1..=n_keys).collect::<Vec<_>>())?);
-        let keys = new_group_values(key_schema, &GroupOrdering::None)?;
-        let mut state = Aggregation::new(
-            self.salt,
-            self.k,
-            self.partials.clone(),
-            &input_schema,
-            keys,
-        );
-        let mut input = self.input.execute(partition, Arc::clone(&context))?;
-        let reservation = MemoryConsumer::new(format!("BoundByUnitExec[{partition}]"))
-            .register(context.memory_pool());
-        let per_row = row_bytes(self.partials.iter().filter(|p| !p.is_row_count).count());
-        let schema = Arc::clone(&self.schema);
-        let out = futures::stream::once(async move {
-            while let Some(batch) = input.next().await {
-                let batch = batch?;
-                reservation.try_grow(batch.num_rows() * per_row)?;
-                state.add(&batch)?;
+        let (input, parameters) = (Arc::clone(&self.input), self.parameters.clone());
+        let (slot, exchange) = (Arc::clone(&self.slot), self.exchange);
+        let batches = async move {
+            match exchange {
+                Exchange::Local(outputs) => {
+                    slot.run(partition, &input, &parameters, outputs.max(1), &context)
+                        .await
+                }
+                Exchange::Shuffled => {
+                    let partials = parameters.partials.clone();
+                    let (parts, reservation) =
+                        gather(Arc::clone(&input), partition, partials, context).await?;
+                    let p = parameters;
+                    let schema = input.schema();
+                    let (bounder, merged) =
+                        Bounder::new(p.salt, p.k, p.partials, &schema, p.schema, vec![parts])?;
+                    let maps: Vec<&[u32]> = merged.maps.iter().map(Vec::as_slice).collect();
+                    let mut out = Vec::new();
+                    let mut scratch = Scratch::default();
+                    for (index, buckets) in merged.buckets.into_iter().enumerate() {
+                        let pieces = buckets.into_iter().zip(maps.iter().copied()).collect();
+                        out.extend(bounder.bucket(index, pieces, &mut scratch)?);
+                    }
+                    drop(reservation);
+                    Ok(out)
+                }
             }
-            let batches = state.finish(&schema)?;
-            drop(reservation);
-            Ok::<_, datafusion::error::DataFusionError>(futures::stream::iter(
-                batches.into_iter().map(Ok),
-            ))
-        })
-        .try_flatten();
+        };
+        let out = futures::stream::once(batches)
+            .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+            .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.schema),
+            Arc::clone(&self.parameters.schema),
             out,
         )))
     }

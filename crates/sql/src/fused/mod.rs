@@ -13,7 +13,9 @@
 //! ([`crate::udf::group_hash`] of [`crate::udf::unit_salt`], then the key
 //! bytes). The privacy argument is unchanged (`docs/privacy/sql.md`).
 
+mod bound;
 mod codec;
+mod exchange;
 mod exec;
 mod planner;
 mod state;
@@ -35,7 +37,7 @@ use datafusion::logical_expr::{
 };
 
 pub use codec::{decode_exec, decode_node, encode_exec, encode_node};
-pub use exec::BoundByUnitExec;
+pub use exec::{BoundByUnitExec, Exchange};
 pub use planner::{FusedPlanner, FusedQueryPlanner};
 
 use crate::udf::{BottomKGroups, LATTICE_TYPE};

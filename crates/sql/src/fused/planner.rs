@@ -13,11 +13,21 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::BoundByUnit;
-use super::exec::BoundByUnitExec;
+use super::exec::{BoundByUnitExec, Exchange};
 
-/// Plans [`BoundByUnit`] nodes.
-#[derive(Debug, Default)]
-pub struct FusedPlanner;
+/// Plans [`BoundByUnit`] nodes: in one process (the default) or for a
+/// cluster (input hash-partitioned by the unit, see [`Exchange`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FusedPlanner {
+    shuffled: bool,
+}
+
+impl FusedPlanner {
+    /// For a cluster: the operator's input is shuffled by the unit.
+    pub fn shuffled() -> Self {
+        Self { shuffled: true }
+    }
+}
 
 #[async_trait::async_trait]
 impl ExtensionPlanner for FusedPlanner {
@@ -27,7 +37,7 @@ impl ExtensionPlanner for FusedPlanner {
         node: &dyn UserDefinedLogicalNode,
         _logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session_state: &dyn Session,
+        session_state: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         let Some(bound) = node.as_any().downcast_ref::<BoundByUnit>() else {
@@ -42,13 +52,29 @@ impl ExtensionPlanner for FusedPlanner {
             bound.k,
             bound.partials.clone(),
             Arc::new(bound.schema.as_arrow().clone()),
+            if self.shuffled {
+                Exchange::Shuffled
+            } else {
+                Exchange::Local(session_state.config().target_partitions())
+            },
         ))))
     }
 }
 
 /// DataFusion's physical planner with [`FusedPlanner`].
 #[derive(Debug, Default)]
-pub struct FusedQueryPlanner;
+pub struct FusedQueryPlanner {
+    planner: FusedPlanner,
+}
+
+impl FusedQueryPlanner {
+    /// For a cluster's scheduler: see [`FusedPlanner::shuffled`].
+    pub fn shuffled() -> Self {
+        Self {
+            planner: FusedPlanner::shuffled(),
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl QueryPlanner for FusedQueryPlanner {
@@ -57,7 +83,7 @@ impl QueryPlanner for FusedQueryPlanner {
         logical_plan: &LogicalPlan,
         session_state: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(FusedPlanner)])
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(self.planner)])
             .create_physical_plan(logical_plan, session_state)
             .await
     }

@@ -15,6 +15,11 @@ use super::{BoundByUnit, FusedQueryPlanner, Names, Partial};
 
 /// A session with the fused planner and a memory pool of `limit` bytes.
 fn session(limit: usize) -> SessionContext {
+    session_with(limit, FusedQueryPlanner::default())
+}
+
+/// A session with `planner` and a memory pool of `limit` bytes.
+fn session_with(limit: usize, planner: FusedQueryPlanner) -> SessionContext {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(limit, 1.0)
         .build_arc()
@@ -23,13 +28,23 @@ fn session(limit: usize) -> SessionContext {
         .with_config(SessionConfig::new().with_target_partitions(2))
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_query_planner(Arc::new(FusedQueryPlanner))
+        .with_query_planner(Arc::new(planner))
         .build();
     SessionContext::new_with_state(state)
 }
 
 /// `rows` rows of `rows / 3` units, 4 segments, count partial 1 per row.
 fn plan(ctx: &SessionContext, rows: i64) -> datafusion::logical_expr::LogicalPlan {
+    plan_in(ctx, rows, 1)
+}
+
+/// [`plan`] over a table of `partitions` partitions, rows dealt round-robin
+/// (so a unit's rows are in several partitions).
+fn plan_in(
+    ctx: &SessionContext,
+    rows: i64,
+    partitions: usize,
+) -> datafusion::logical_expr::LogicalPlan {
     let schema = Arc::new(Schema::new(vec![
         Field::new("u", DataType::Int64, false),
         Field::new("g", DataType::Utf8, false),
@@ -46,7 +61,21 @@ fn plan(ctx: &SessionContext, rows: i64) -> datafusion::logical_expr::LogicalPla
         ],
     )
     .expect("batch");
-    let table = ctx.read_batch(batch).expect("table");
+    let parts: Vec<Vec<RecordBatch>> = (0..partitions)
+        .map(|p| {
+            let take: Vec<u64> = (p as u64..rows as u64).step_by(partitions).collect();
+            let take = datafusion::arrow::array::UInt64Array::from(take);
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| datafusion::arrow::compute::take(c, &take, None).expect("take"))
+                .collect();
+            vec![RecordBatch::try_new(Arc::clone(&schema), columns).expect("part")]
+        })
+        .collect();
+    let table =
+        datafusion::datasource::MemTable::try_new(Arc::clone(&schema), parts).expect("table");
+    let table = ctx.read_table(Arc::new(table)).expect("table");
     let input = LogicalPlanBuilder::from(table.logical_plan().clone())
         .project(vec![col("u"), col("g"), col("c")])
         .and_then(|b| b.build())
@@ -114,4 +143,74 @@ fn the_wire_form_round_trips_and_refuses_garbage() {
     broken.truncate(bytes.len() - 3);
     broken.extend(b"x\n");
     assert!(super::decode_node(&broken, &input).is_some_and(|r| r.is_err()));
+}
+
+/// The kept entries of `plan` under `planner`, sorted.
+async fn entries(planner: FusedQueryPlanner, partitions: usize) -> Vec<String> {
+    let ctx = session_with(512 * 1024 * 1024, planner);
+    let batches = ctx
+        .execute_logical_plan(plan_in(&ctx, 30_000, partitions))
+        .await
+        .expect("planned")
+        .collect()
+        .await
+        .expect("runs");
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn the_exchange_in_process_bounds_each_unit_once_across_partitions() {
+    // Each unit's 3 rows are in 3 different input partitions (of 5) and
+    // in up to 3 groups; k = 2. Bounding per input partition would keep
+    // more entries than bounding each unit once.
+    let local = entries(FusedQueryPlanner::default(), 5).await;
+    let shuffled = entries(FusedQueryPlanner::shuffled(), 5).await;
+    let one = entries(FusedQueryPlanner::default(), 1).await;
+    assert_eq!(local, shuffled);
+    assert_eq!(local, one);
+    assert_eq!(
+        local.len(),
+        4 + 20_000,
+        "two entries per unit and table borders"
+    );
+}
+
+#[tokio::test]
+async fn the_operator_wire_form_keeps_its_exchange() {
+    for planner in [FusedQueryPlanner::default(), FusedQueryPlanner::shuffled()] {
+        let ctx = session_with(1 << 30, planner);
+        let physical = ctx
+            .state()
+            .create_physical_plan(&plan_in(&ctx, 100, 2))
+            .await
+            .expect("physical");
+        let mut found = None;
+        let _ = datafusion::common::tree_node::TreeNode::apply(&physical, |p| {
+            if let Some(bytes) = super::encode_exec(p.as_ref()) {
+                let shown = datafusion::physical_plan::displayable(p.as_ref())
+                    .one_line()
+                    .to_string();
+                found = Some((bytes, Arc::clone(p.children()[0]), shown));
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        });
+        let (bytes, input, shown) = found.expect("the plan has the operator");
+        let back = super::decode_exec(&bytes, &input)
+            .expect("recognised")
+            .expect("decodes");
+        assert_eq!(super::encode_exec(back.as_ref()), Some(bytes.clone()));
+        let shown_back = datafusion::physical_plan::displayable(back.as_ref())
+            .one_line()
+            .to_string();
+        assert_eq!(shown, shown_back);
+        let mut broken = bytes.clone();
+        broken.truncate(bytes.len() - 3);
+        broken.extend(b"x\n");
+        assert!(super::decode_exec(&broken, &input).is_some_and(|r| r.is_err()));
+    }
 }
