@@ -142,7 +142,11 @@ fn lattice_column(
         wide |= y.abs() >= TWO_52;
         let t = y as i64;
         let frac = y - t as f64;
-        i128::from(t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5))
+        // Wrapping: beyond 2^52 the batch is redone anyway.
+        i128::from(
+            t.wrapping_add(i64::from(frac >= 0.5))
+                .wrapping_sub(i64::from(frac <= -0.5)),
+        )
     };
     let out: Vec<i128> = if power == 2 {
         values
