@@ -4,7 +4,8 @@
 //! `cargo bench --bench sql_vs_datafusion` prints the median of 5 runs of
 //! each query and the ratios; results are in docs/performance.md. The data
 //! is generated once into `target/bench-data/` (set `PRIVAGG_BENCH_ROWS` to
-//! change the size).
+//! change the size; `PRIVAGG_BENCH_ONLY=scale` skips the stock plan and
+//! MEDIAN, for large sizes).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -205,16 +206,23 @@ async fn main() {
         private.query("bench", q_dp).await.is_ok()
     })
     .await;
-    let t_stock = time(
-        "privagg DP query, stock plan (no fused operator)",
-        || async { stock.query("bench", q_dp).await.is_ok() },
-    )
-    .await;
+    // `PRIVAGG_BENCH_ONLY=scale`: without the stock plan and MEDIAN.
+    let full = std::env::var("PRIVAGG_BENCH_ONLY").as_deref() != Ok("scale");
     let q_median = "SELECT segment, MEDIAN(spend) FROM customers GROUP BY segment";
-    let t_median = time("privagg DP MEDIAN (public segments)", || async {
-        private.query("bench", q_median).await.is_ok()
-    })
-    .await;
+    let slow = if full {
+        let t_stock = time(
+            "privagg DP query, stock plan (no fused operator)",
+            || async { stock.query("bench", q_dp).await.is_ok() },
+        )
+        .await;
+        let t_median = time("privagg DP MEDIAN (public segments)", || async {
+            private.query("bench", q_median).await.is_ok()
+        })
+        .await;
+        Some((t_stock, t_median))
+    } else {
+        None
+    };
     let q_dp_private = "SELECT region, COUNT(*), AVG(spend) FROM customers GROUP BY region";
     let t_dp_private = time(
         "privagg DP query (private keys, partition selection)",
@@ -239,6 +247,9 @@ async fn main() {
         "DP (private keys) / pre-aggregation: {:.2}x",
         t_dp_private / t_pre
     );
+    let Some((t_stock, t_median)) = slow else {
+        return;
+    };
     println!(
         "DP MEDIAN / plain: {:.2}x, / pre-aggregation: {:.2}x",
         t_median / t_plain,
