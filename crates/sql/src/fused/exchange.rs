@@ -68,7 +68,7 @@ struct Gathered {
 }
 
 /// Bounds the buckets of one output partition.
-fn bound_all(
+pub(super) fn bound_all(
     bounder: &Bounder,
     maps: &[Vec<u32>],
     work: Vec<(usize, Vec<Bucket>)>,

@@ -21,8 +21,8 @@ use datafusion::physical_plan::{
 };
 use futures::TryStreamExt;
 
-use super::bound::{Bounder, Scratch};
-use super::exchange::{Parameters, Slot, gather};
+use super::bound::Bounder;
+use super::exchange::{Parameters, Slot, bound_all, gather};
 use super::{Names, Partial};
 
 /// Where the rows of one unit meet.
@@ -188,13 +188,8 @@ impl ExecutionPlan for BoundByUnitExec {
                     let schema = input.schema();
                     let (bounder, merged) =
                         Bounder::new(p.salt, p.k, p.partials, &schema, p.schema, vec![parts])?;
-                    let maps: Vec<&[u32]> = merged.maps.iter().map(Vec::as_slice).collect();
-                    let mut out = Vec::new();
-                    let mut scratch = Scratch::default();
-                    for (index, buckets) in merged.buckets.into_iter().enumerate() {
-                        let pieces = buckets.into_iter().zip(maps.iter().copied()).collect();
-                        out.extend(bounder.bucket(index, pieces, &mut scratch)?);
-                    }
+                    let work = merged.buckets.into_iter().enumerate().collect();
+                    let out = bound_all(&bounder, &merged.maps, work)?;
                     drop(reservation);
                     Ok(out)
                 }
