@@ -16,7 +16,7 @@ use datafusion::physical_plan::aggregates::group_values::new_group_values;
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
 use super::Partial;
-use super::state::{Bucket, NULL_BUCKET, Parts, WIDE};
+use super::state::{Bucket, NULL_BUCKET, Parts, WIDE, key_schema};
 use crate::udf::{LATTICE_TYPE, group_hash, unit_salt};
 
 type Unit = Option<i64>;
@@ -68,8 +68,7 @@ impl Bounder {
         schema: SchemaRef,
         parts: Vec<Parts>,
     ) -> Result<(Self, Merged)> {
-        let n_keys = input.fields().len() - 1 - partials.len();
-        let key_schema = Arc::new(input.project(&(1..=n_keys).collect::<Vec<_>>())?);
+        let key_schema = key_schema(input, partials.len())?;
         let mut groups = new_group_values(Arc::clone(&key_schema), &GroupOrdering::None)?;
         let mut ids = Vec::new();
         let mut maps = Vec::with_capacity(parts.len());

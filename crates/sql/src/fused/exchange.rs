@@ -23,7 +23,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::Partial;
 use super::bound::{Bounder, Merged, Scratch};
-use super::state::{Aggregation, Bucket, Parts, row_bytes};
+use super::state::{Aggregation, Bucket, Parts, key_schema, row_bytes};
 
 /// The operator's parameters.
 #[derive(Clone)]
@@ -42,9 +42,10 @@ pub(super) async fn gather(
     context: Arc<TaskContext>,
 ) -> Result<(Parts, MemoryReservation)> {
     let input_schema = input.schema();
-    let n_keys = input_schema.fields().len() - 1 - partials.len();
-    let key_schema = Arc::new(input_schema.project(&(1..=n_keys).collect::<Vec<_>>())?);
-    let keys = new_group_values(key_schema, &GroupOrdering::None)?;
+    let keys = new_group_values(
+        key_schema(&input_schema, partials.len())?,
+        &GroupOrdering::None,
+    )?;
     let mut state = Aggregation::new(&partials, &input_schema, keys);
     let mut stream = input.execute(partition, Arc::clone(&context))?;
     let reservation = MemoryConsumer::new(format!("BoundByUnitExec[{partition}]"))

@@ -59,23 +59,25 @@ enum Values<'a> {
 
 impl Values<'_> {
     fn get(&self, row: usize) -> i128 {
-        match self {
-            Self::Narrow(v, nulls) => {
-                if nulls.is_none_or(|n| n.is_valid(row)) {
-                    i128::from(v[row])
-                } else {
-                    0
-                }
-            }
-            Self::Wide(v, nulls) => {
-                if nulls.is_none_or(|n| n.is_valid(row)) {
-                    v[row]
-                } else {
-                    0
-                }
-            }
+        let (value, nulls) = match self {
+            Self::Narrow(v, nulls) => (i128::from(v[row]), nulls),
+            Self::Wide(v, nulls) => (v[row], nulls),
+        };
+        if nulls.is_none_or(|n| n.is_valid(row)) {
+            value
+        } else {
+            0
         }
     }
+}
+
+/// The key columns of an input of `input`'s layout with `partials` partials
+/// (after the unit, before the partials).
+pub(super) fn key_schema(input: &SchemaRef, partials: usize) -> Result<SchemaRef> {
+    let n_keys = input.fields().len() - 1 - partials;
+    Ok(std::sync::Arc::new(
+        input.project(&(1..=n_keys).collect::<Vec<_>>())?,
+    ))
 }
 
 /// A partial's column as `Int64` or the lattice type (anything else is cast
