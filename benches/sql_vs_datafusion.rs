@@ -4,7 +4,8 @@
 //! `cargo bench --bench sql_vs_datafusion` prints the median of 5 runs of
 //! each query and the ratios; results are in docs/performance.md. The data
 //! is generated once into `target/bench-data/` (set `PRIVAGG_BENCH_ROWS` to
-//! change the size; `PRIVAGG_BENCH_ONLY=scale` skips the stock plan and
+//! change the size, `PRIVAGG_BENCH_MEMORY_MB` to run privagg under a memory
+//! limit; `PRIVAGG_BENCH_ONLY=scale` skips the stock plan and
 //! MEDIAN, for large sizes).
 
 use std::path::{Path, PathBuf};
@@ -152,7 +153,13 @@ async fn main() {
         data.display(),
         segments.join(", ")
     );
-    let private = match Catalog::parse(&catalog_text, "bench.toml", dir.clone()) {
+    // `PRIVAGG_BENCH_MEMORY_MB=N`: the private engine's memory pool (the
+    // fused operator spills beyond it; the stock engine stays unlimited).
+    let limited = match std::env::var("PRIVAGG_BENCH_MEMORY_MB") {
+        Ok(mb) => format!("{catalog_text}[engine]\nmemory_limit_mb = {mb}\n"),
+        Err(_) => catalog_text.clone(),
+    };
+    let private = match Catalog::parse(&limited, "bench.toml", dir.clone()) {
         Ok(catalog) => match Engine::with_ledger(catalog, Arc::new(MemoryLedger::new())).await {
             Ok(p) => p,
             Err(e) => return println!("{e}"),

@@ -41,8 +41,9 @@ impl std::fmt::Debug for Engine {
 }
 
 /// The internal session: identifiers keep their case (CSV headers such as
-/// `UserId` are used as written), and privagg's functions are registered.
-fn new_session() -> Result<SessionContext> {
+/// `UserId` are used as written), privagg's functions are registered, and
+/// the memory pool holds `memory_limit_mb` MiB when given.
+fn new_session(memory_limit_mb: Option<u64>) -> Result<SessionContext> {
     // Partial aggregation by unit is kept even when it barely reduces the
     // rows: privagg_bottom_k_groups bounds each unit's state, and passing
     // every row on as a one-entry state measured no faster
@@ -55,8 +56,15 @@ fn new_session() -> Result<SessionContext> {
         );
     // The fused bounding operator (crate::fused) is planned by its own
     // extension planner.
+    let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    if let Some(mb) = memory_limit_mb {
+        let bytes = usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        runtime = runtime.with_memory_limit(bytes, 1.0);
+    }
+    let runtime = runtime.build_arc().map_err(|e| rejected(e.to_string()))?;
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .with_query_planner(std::sync::Arc::new(
             crate::fused::FusedQueryPlanner::default(),
@@ -95,7 +103,7 @@ impl Engine {
     /// # Errors
     /// [`SqlError::Catalog`] for data problems.
     pub async fn with_ledger(catalog: Catalog, ledger: Arc<dyn Ledger>) -> Result<Self> {
-        let session = new_session()?;
+        let session = new_session(catalog.engine.memory_limit_mb)?;
         let views = register_catalog(&session, &catalog).await?;
         Ok(Self {
             executor: Arc::new(LocalExecutor::new(session.clone())),

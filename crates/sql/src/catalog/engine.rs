@@ -15,6 +15,10 @@ pub struct EngineConfig {
     /// Longest a bounded plan may run on the cluster, in seconds (the query
     /// then fails after its charge); none by default.
     pub timeout_seconds: Option<u64>,
+    /// The local engine's memory pool, in MiB: beyond it the fused bounding
+    /// operator (and DataFusion's sorts and aggregations) spill to the
+    /// system's temporary directory; unlimited by default.
+    pub memory_limit_mb: Option<u64>,
 }
 
 /// The kinds of engine.

@@ -119,6 +119,11 @@ fn the_engine_section_selects_where_bounded_plans_run() {
     assert_eq!(c.engine.kind, EngineKind::Ballista);
     assert_eq!(c.engine.scheduler.as_deref(), Some("df://sched:50050"));
     assert_eq!(c.engine.timeout_seconds, Some(600));
+    let limited = format!("{GOOD}\n[engine]\nmemory_limit_mb = 512\n");
+    assert_eq!(
+        parse(&limited).expect("valid").engine.memory_limit_mb,
+        Some(512)
+    );
     for (bad, says) in [
         ("[engine]\nkind = \"ballista\"\n", "needs its scheduler"),
         (
@@ -127,6 +132,11 @@ fn the_engine_section_selects_where_bounded_plans_run() {
         ),
         ("[engine]\nkind = \"spark\"\n", "spark"),
         ("[engine]\nkind = \"local\"\nworkers = 3\n", "workers"),
+        ("[engine]\nmemory_limit_mb = 0\n", "at least 1"),
+        (
+            "[engine]\nkind = \"ballista\"\nscheduler = \"df://s:1\"\nmemory_limit_mb = 64\n",
+            "for the local engine",
+        ),
     ] {
         let err = parse(&format!("{GOOD}\n{bad}")).expect_err(bad).to_string();
         assert!(err.contains(says), "{bad}: {err}");

@@ -26,6 +26,21 @@ impl Catalog {
             }
             _ => {}
         }
+        if self.engine.memory_limit_mb == Some(0) {
+            return Err(self.error(
+                None,
+                Some("engine.memory_limit_mb"),
+                "must be at least 1 (leave it out for no limit)",
+            ));
+        }
+        if self.engine.memory_limit_mb.is_some() && self.engine.kind == super::EngineKind::Ballista
+        {
+            return Err(self.error(
+                None,
+                Some("engine.memory_limit_mb"),
+                "is for the local engine (a Ballista executor sets its own memory pool)",
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for a in &self.analysts {
             let key = format!("analysts.{}", a.name);

@@ -16,6 +16,7 @@ use datafusion::physical_plan::aggregates::group_values::new_group_values;
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
 use super::Partial;
+use super::spill::Piece;
 use super::state::{Bucket, NULL_BUCKET, Parts, WIDE, key_schema};
 use crate::udf::{LATTICE_TYPE, group_hash, unit_salt};
 
@@ -48,8 +49,9 @@ pub(super) struct Bounder {
 
 /// The input partitions' buckets by bucket, and each partition's group map.
 pub(super) struct Merged {
-    /// Per bucket, per input partition (in order): the partition's bucket.
-    pub buckets: Vec<Vec<Bucket>>,
+    /// Per bucket, per input partition (in order): the partition's part of
+    /// the bucket.
+    pub buckets: Vec<Vec<Piece>>,
     /// Per input partition, its group ids' common ids.
     pub maps: Vec<Vec<u32>>,
 }
@@ -72,13 +74,14 @@ impl Bounder {
         let mut groups = new_group_values(Arc::clone(&key_schema), &GroupOrdering::None)?;
         let mut ids = Vec::new();
         let mut maps = Vec::with_capacity(parts.len());
-        let mut buckets: Vec<Vec<Bucket>> = Vec::new();
+        let mut buckets: Vec<Vec<Piece>> = Vec::new();
         for part in parts {
             groups.intern(&part.keys, &mut ids)?;
             maps.push(ids.iter().map(|&g| g as u32).collect());
             buckets.resize_with(part.buckets.len(), Vec::new);
-            for (all, b) in buckets.iter_mut().zip(part.buckets) {
-                all.push(b);
+            for (index, (all, memory)) in buckets.iter_mut().zip(part.buckets).enumerate() {
+                let spilled = part.spills.iter().filter_map(|s| s.bucket(index)).collect();
+                all.push(Piece { memory, spilled });
             }
         }
         let keys = groups.emit(datafusion::logical_expr::EmitTo::All)?;
@@ -117,7 +120,7 @@ impl Bounder {
         pieces: Pieces,
         scratch: &mut Scratch,
     ) -> Result<Option<RecordBatch>> {
-        if pieces.iter().all(|(b, _)| b.chunks.is_empty()) {
+        if pieces.iter().all(|(b, _)| b.is_empty()) {
             return Ok(None);
         }
         let null = index == NULL_BUCKET;

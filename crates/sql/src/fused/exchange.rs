@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::runtime::SpawnedTask;
-use datafusion::common::{DataFusionError, Result, exec_datafusion_err};
+use datafusion::common::{DataFusionError, Result, exec_datafusion_err, resources_datafusion_err};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_plan::aggregates::group_values::new_group_values;
@@ -23,7 +23,8 @@ use futures::{FutureExt, StreamExt};
 
 use super::Partial;
 use super::bound::{Bounder, Merged, Scratch};
-use super::state::{Aggregation, Bucket, Parts, key_schema, row_bytes};
+use super::spill::Piece;
+use super::state::{Aggregation, Parts, key_schema, row_bytes};
 
 /// The operator's parameters.
 #[derive(Clone)]
@@ -49,12 +50,28 @@ pub(super) async fn gather(
     let mut state = Aggregation::new(&partials, &input_schema, keys);
     let mut stream = input.execute(partition, Arc::clone(&context))?;
     let reservation = MemoryConsumer::new(format!("BoundByUnitExec[{partition}]"))
+        .with_can_spill(true)
         .register(context.memory_pool());
+    let runtime = context.runtime_env();
+    let disk = &runtime.disk_manager;
     let per_row = row_bytes(partials.iter().filter(|p| !p.is_row_count).count());
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        reservation.try_grow(batch.num_rows() * per_row)?;
+        let bytes = batch.num_rows() * per_row;
+        if reservation.try_grow(bytes).is_err() {
+            // The pool is full: the buckets go to disk, and the second
+            // phase reads them back one at a time.
+            state.spill(disk)?;
+            reservation.free();
+            reservation.try_grow(bytes)?;
+        }
         state.add(&batch)?;
+    }
+    if state.has_spilled() {
+        // All of it on disk, so the second phase holds one bucket at a
+        // time, not this remainder besides.
+        state.spill(disk)?;
+        reservation.free();
     }
     Ok((state.into_parts()?, reservation))
 }
@@ -68,22 +85,42 @@ struct Gathered {
     _reservations: Vec<MemoryReservation>,
 }
 
-/// Bounds the buckets of one output partition.
+/// Bounds the buckets of one output partition, reading spilled rows back
+/// one bucket at a time within `reservation`.
+///
+/// # Errors
+/// When one bucket's spilled rows do not fit the memory pool, I/O errors,
+/// and the errors of [`Bounder::bucket`].
 pub(super) fn bound_all(
     bounder: &Bounder,
     maps: &[Vec<u32>],
-    work: Vec<(usize, Vec<Bucket>)>,
+    work: Vec<(usize, Vec<Piece>)>,
+    reservation: &MemoryReservation,
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     let mut scratch = Scratch::default();
-    for (index, buckets) in work {
-        let pieces = buckets
+    for (index, pieces) in work {
+        let bytes = pieces.iter().map(Piece::spilled_bytes).sum::<usize>();
+        reservation.try_grow(bytes).map_err(|e| {
+            resources_datafusion_err!(
+                "BoundByUnitExec: one spilled bucket ({bytes} bytes) does not fit the memory limit: {e}"
+            )
+        })?;
+        let pieces = pieces
             .into_iter()
             .zip(maps.iter().map(Vec::as_slice))
-            .collect();
+            .map(|(p, map)| Ok((p.load()?, map)))
+            .collect::<Result<_>>()?;
         out.extend(bounder.bucket(index, pieces, &mut scratch)?);
+        reservation.free();
     }
     Ok(out)
+}
+
+/// The memory the second phase of output partition `partition` reserves.
+pub(super) fn bounding_reservation(context: &TaskContext, partition: usize) -> MemoryReservation {
+    MemoryConsumer::new(format!("BoundByUnitExec[{partition}] bounding"))
+        .register(context.memory_pool())
 }
 
 type Gathering =
@@ -145,9 +182,11 @@ impl Exchange {
             let (bounder, maps) = (Arc::new(bounder), Arc::new(maps));
             let tasks: Vec<_> = work
                 .into_iter()
-                .map(|w| {
+                .enumerate()
+                .map(|(p, w)| {
                     let (bounder, maps) = (Arc::clone(&bounder), Arc::clone(&maps));
-                    SpawnedTask::spawn(async move { bound_all(&bounder, &maps, w) })
+                    let reservation = bounding_reservation(&context, p);
+                    SpawnedTask::spawn(async move { bound_all(&bounder, &maps, w, &reservation) })
                 })
                 .collect();
             let mut outputs = Vec::with_capacity(tasks.len());

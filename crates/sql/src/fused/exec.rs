@@ -22,7 +22,7 @@ use datafusion::physical_plan::{
 use futures::TryStreamExt;
 
 use super::bound::Bounder;
-use super::exchange::{Parameters, Slot, bound_all, gather};
+use super::exchange::{Parameters, Slot, bound_all, bounding_reservation, gather};
 use super::{Names, Partial};
 
 /// Where the rows of one unit meet.
@@ -178,14 +178,20 @@ impl ExecutionPlan for BoundByUnitExec {
                 }
                 Exchange::Shuffled => {
                     let partials = parameters.partials.clone();
-                    let (parts, reservation) =
-                        gather(Arc::clone(&input), partition, partials, context).await?;
+                    let (parts, reservation) = gather(
+                        Arc::clone(&input),
+                        partition,
+                        partials,
+                        Arc::clone(&context),
+                    )
+                    .await?;
                     let p = parameters;
                     let schema = input.schema();
                     let (bounder, merged) =
                         Bounder::new(p.salt, p.k, p.partials, &schema, p.schema, vec![parts])?;
                     let work = merged.buckets.into_iter().enumerate().collect();
-                    let out = bound_all(&bounder, &merged.maps, work)?;
+                    let bounding = bounding_reservation(&context, partition);
+                    let out = bound_all(&bounder, &merged.maps, work, &bounding)?;
                     drop(reservation);
                     Ok(out)
                 }

@@ -18,6 +18,7 @@ mod codec;
 mod exchange;
 mod exec;
 mod planner;
+mod spill;
 mod state;
 #[cfg(test)]
 mod tests;

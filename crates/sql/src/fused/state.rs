@@ -7,10 +7,12 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, SchemaRef};
 use datafusion::common::Result;
+use datafusion::execution::disk_manager::DiskManager;
 use datafusion::logical_expr::EmitTo;
 use datafusion::physical_plan::aggregates::group_values::GroupValues;
 
 use super::Partial;
+use super::spill::Spill;
 use crate::udf::LATTICE_TYPE;
 
 /// Buckets: 2^BITS, and one more for the NULL unit.
@@ -58,15 +60,33 @@ enum Values<'a> {
 }
 
 impl Values<'_> {
-    fn get(&self, row: usize) -> i128 {
-        let (value, nulls) = match self {
-            Self::Narrow(v, nulls) => (i128::from(v[row]), nulls),
-            Self::Wide(v, nulls) => (v[row], nulls),
-        };
-        if nulls.is_none_or(|n| n.is_valid(row)) {
-            value
-        } else {
-            0
+    /// Row `row`'s value as stored in a bucket row: the value itself, or
+    /// [`WIDE`] and the value for the side list (NULL is 0).
+    fn stored(&self, row: usize) -> (i64, Option<i128>) {
+        match self {
+            Self::Narrow(v, nulls) => {
+                let v = if nulls.is_none_or(|n| n.is_valid(row)) {
+                    v[row]
+                } else {
+                    0
+                };
+                if v == WIDE {
+                    (WIDE, Some(i128::from(v)))
+                } else {
+                    (v, None)
+                }
+            }
+            Self::Wide(v, nulls) => {
+                let v = if nulls.is_none_or(|n| n.is_valid(row)) {
+                    v[row]
+                } else {
+                    0
+                };
+                match i64::try_from(v) {
+                    Ok(narrow) if narrow != WIDE => (narrow, None),
+                    _ => (WIDE, Some(v)),
+                }
+            }
         }
     }
 }
@@ -103,6 +123,50 @@ fn values(column: &ArrayRef) -> Values<'_> {
     }
 }
 
+/// Appends each row (unit, group id, stored partials) to its unit's
+/// bucket, through `line` (one row; an array when its width is fixed).
+fn append_rows<L: AsRef<[i64]> + AsMut<[i64]>>(
+    buckets: &mut [Bucket],
+    mut line: L,
+    (units, groups): (&datafusion::arrow::array::Int64Array, &[usize]),
+    values: &[Values],
+) {
+    let stride = line.as_ref().len();
+    for (row, &group) in groups.iter().enumerate().take(units.len()) {
+        let (b, unit) = if units.is_valid(row) {
+            let unit = units.value(row);
+            (bucket_of(unit), unit)
+        } else {
+            (NULL_BUCKET, 0)
+        };
+        let bucket = &mut buckets[b];
+        let cells = line.as_mut();
+        cells[0] = unit;
+        cells[1] = group as i64;
+        for (dst, v) in cells[2..].iter_mut().zip(values) {
+            let (narrow, wide) = v.stored(row);
+            *dst = narrow;
+            bucket.wide.extend(wide);
+        }
+        if bucket
+            .chunks
+            .last()
+            .is_none_or(|c| c.len() + stride > c.capacity())
+        {
+            // Chunks grow from 256 rows to CHUNK values: a small table
+            // allocates little.
+            let rows = bucket
+                .chunks
+                .last()
+                .map_or(256, |c| (2 * c.len() / stride).min(CHUNK / stride));
+            bucket.chunks.push(Vec::with_capacity(rows * stride));
+        }
+        if let Some(chunk) = bucket.chunks.last_mut() {
+            chunk.extend_from_slice(line.as_ref());
+        }
+    }
+}
+
 /// One input partition's rows, bucketed, with its own group ids.
 pub(super) struct Aggregation {
     stored: Vec<usize>,
@@ -110,6 +174,7 @@ pub(super) struct Aggregation {
     key_types: Vec<DataType>,
     keys: Box<dyn GroupValues>,
     buckets: Vec<Bucket>,
+    spills: Vec<Spill>,
     scratch: Vec<usize>,
 }
 
@@ -120,6 +185,8 @@ pub(super) struct Parts {
     pub buckets: Vec<Bucket>,
     /// The key columns of the partition's groups.
     pub keys: Vec<ArrayRef>,
+    /// The buckets' rows spilled to disk, oldest first.
+    pub spills: Vec<Spill>,
 }
 
 impl Aggregation {
@@ -137,6 +204,7 @@ impl Aggregation {
                 .collect(),
             keys,
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
+            spills: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -153,45 +221,33 @@ impl Aggregation {
             .map(|&c| normalise(batch.column(c)))
             .collect::<Result<_>>()?;
         let values: Vec<Values> = columns.iter().map(values).collect();
-        let stride = 2 + values.len();
-        for row in 0..batch.num_rows() {
-            let (b, unit) = if units.is_valid(row) {
-                let unit = units.value(row);
-                (bucket_of(unit), unit)
-            } else {
-                (NULL_BUCKET, 0)
-            };
-            let bucket = &mut self.buckets[b];
-            if bucket
-                .chunks
-                .last()
-                .is_none_or(|c| c.len() + stride > c.capacity())
-            {
-                // Chunks grow from 256 rows to CHUNK values: a small table
-                // allocates little.
-                let rows = bucket
-                    .chunks
-                    .last()
-                    .map_or(256, |c| (2 * c.len() / stride).min(CHUNK / stride));
-                bucket.chunks.push(Vec::with_capacity(rows * stride));
-            }
-            let Some(chunk) = bucket.chunks.last_mut() else {
-                continue; // a chunk was just pushed
-            };
-            chunk.push(unit);
-            chunk.push(self.scratch[row] as i64);
-            for v in &values {
-                let v = v.get(row);
-                match i64::try_from(v) {
-                    Ok(narrow) if narrow != WIDE => chunk.push(narrow),
-                    _ => {
-                        chunk.push(WIDE);
-                        bucket.wide.push(v);
-                    }
-                }
-            }
+        // A row of a fixed width is copied with a few moves; a call to
+        // `memcpy` per row showed as 17% of the profile.
+        let units = (units, self.scratch.as_slice());
+        let buckets = &mut self.buckets;
+        match values.len() {
+            0 => append_rows(buckets, [0; 2], units, &values),
+            1 => append_rows(buckets, [0; 3], units, &values),
+            2 => append_rows(buckets, [0; 4], units, &values),
+            3 => append_rows(buckets, [0; 5], units, &values),
+            4 => append_rows(buckets, [0; 6], units, &values),
+            n => append_rows(buckets, vec![0; 2 + n], units, &values),
         }
         Ok(())
+    }
+
+    /// Moves every bucket's rows to a temporary file of `disk`.
+    ///
+    /// # Errors
+    /// When the disk manager is disabled or full, or on I/O errors.
+    pub(super) fn spill(&mut self, disk: &std::sync::Arc<DiskManager>) -> Result<()> {
+        self.spills.push(Spill::write(&mut self.buckets, disk)?);
+        Ok(())
+    }
+
+    /// Whether rows were spilled.
+    pub(super) fn has_spilled(&self) -> bool {
+        !self.spills.is_empty()
     }
 
     /// The buckets and the groups' keys.
@@ -205,6 +261,7 @@ impl Aggregation {
         Ok(Parts {
             buckets: self.buckets,
             keys,
+            spills: self.spills,
         })
     }
 }

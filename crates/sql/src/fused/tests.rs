@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext, col};
@@ -20,8 +21,15 @@ fn session(limit: usize) -> SessionContext {
 
 /// A session with `planner` and a memory pool of `limit` bytes.
 fn session_with(limit: usize, planner: FusedQueryPlanner) -> SessionContext {
+    session_on(limit, planner, DiskManagerMode::OsTmpDirectory)
+}
+
+/// A session with `planner`, a memory pool of `limit` bytes and temporary
+/// files as `disk` says.
+fn session_on(limit: usize, planner: FusedQueryPlanner, disk: DiskManagerMode) -> SessionContext {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(limit, 1.0)
+        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(disk))
         .build_arc()
         .expect("runtime");
     let state = SessionStateBuilder::new()
@@ -39,7 +47,7 @@ fn plan(ctx: &SessionContext, rows: i64) -> datafusion::logical_expr::LogicalPla
 }
 
 /// [`plan`] over a table of `partitions` partitions, rows dealt round-robin
-/// (so a unit's rows are in several partitions).
+/// (so a unit's rows are in several partitions), in batches of 8,192 rows.
 fn plan_in(
     ctx: &SessionContext,
     rows: i64,
@@ -70,7 +78,11 @@ fn plan_in(
                 .iter()
                 .map(|c| datafusion::arrow::compute::take(c, &take, None).expect("take"))
                 .collect();
-            vec![RecordBatch::try_new(Arc::clone(&schema), columns).expect("part")]
+            let part = RecordBatch::try_new(Arc::clone(&schema), columns).expect("part");
+            (0..part.num_rows())
+                .step_by(8192)
+                .map(|at| part.slice(at, 8192.min(part.num_rows() - at)))
+                .collect()
         })
         .collect();
     let table =
@@ -94,32 +106,58 @@ fn plan_in(
         .into_plan()
 }
 
-#[tokio::test]
-async fn a_memory_limit_is_honoured_with_a_clear_error() {
-    let ctx = session(256 * 1024);
-    let err = ctx
-        .execute_logical_plan(plan(&ctx, 300_000))
-        .await
-        .expect("planned")
+/// The rows of `plan` in `ctx`, as sorted text lines (or the error).
+async fn rows_of(ctx: &SessionContext, rows: i64) -> datafusion::common::Result<Vec<String>> {
+    let batches = ctx
+        .execute_logical_plan(plan_in(ctx, rows, 3))
+        .await?
         .collect()
+        .await?;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string();
+    let mut lines: Vec<String> = text.lines().skip(3).map(str::to_owned).collect();
+    lines.sort();
+    Ok(lines)
+}
+
+#[tokio::test]
+async fn under_a_memory_limit_the_buckets_spill_and_the_rows_are_the_same() {
+    // 300,000 rows take ~7 MB of buckets: over 1 MiB they go to disk.
+    let unlimited = rows_of(&session(512 * 1024 * 1024), 300_000)
         .await
-        .expect_err("300,000 rows do not fit 256 KiB");
-    let message = err.to_string();
+        .expect("runs");
+    // 100,000 units, 2 groups at most each (plus the table's frame lines).
+    assert!((100_000..=200_010).contains(&unlimited.len()));
+    let spilled = rows_of(&session(1024 * 1024), 300_000)
+        .await
+        .expect("spills and runs");
+    assert!(spilled == unlimited, "spilling changed the rows");
+    let shuffled = session_with(1024 * 1024, FusedQueryPlanner::shuffled());
+    let spilled = rows_of(&shuffled, 300_000).await.expect("spills and runs");
+    assert!(spilled == unlimited, "spilling changed the shuffled rows");
+    // Without a temporary directory, the same limit is a clear error: the
+    // run above did need the disk.
+    let no_disk = session_on(
+        1024 * 1024,
+        FusedQueryPlanner::default(),
+        DiskManagerMode::Disabled,
+    );
+    let message = rows_of(&no_disk, 300_000)
+        .await
+        .expect_err("no room and no disk")
+        .to_string();
+    assert!(
+        message.contains("Resources exhausted") && message.contains("DiskManager is disabled"),
+        "{message}"
+    );
+    // A limit below one batch is a clear error too.
+    let message = rows_of(&session(16 * 1024), 300_000)
+        .await
+        .expect_err("one batch does not fit 16 KiB")
+        .to_string();
     assert!(
         message.contains("Resources exhausted") && message.contains("BoundByUnitExec"),
         "{message}"
     );
-    // With room, the same plan runs: 100,000 units, 2 groups at most each.
-    let ctx = session(512 * 1024 * 1024);
-    let batches = ctx
-        .execute_logical_plan(plan(&ctx, 300_000))
-        .await
-        .expect("planned")
-        .collect()
-        .await
-        .expect("runs");
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    assert!((100_000..=200_000).contains(&rows), "{rows} entries");
 }
 
 #[test]
