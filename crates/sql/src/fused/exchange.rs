@@ -101,9 +101,10 @@ pub(super) fn bound_all(
     let mut scratch = Scratch::default();
     for (index, pieces) in work {
         let bytes = pieces.iter().map(Piece::spilled_bytes).sum::<usize>();
-        reservation.try_grow(bytes).map_err(|e| {
+        // The message names no size: a bucket's size is a fact about the data.
+        reservation.try_grow(bytes).map_err(|_| {
             resources_datafusion_err!(
-                "BoundByUnitExec: one spilled bucket ({bytes} bytes) does not fit the memory limit: {e}"
+                "BoundByUnitExec: one spilled bucket does not fit the memory limit; raise it"
             )
         })?;
         let pieces = pieces
